@@ -81,6 +81,27 @@ def _state_dict_from_file(path: str) -> Dict[str, torch.Tensor]:
     return obj
 
 
+def architecture_of(state_dict: Dict[str, torch.Tensor]) -> Dict[str, int]:
+    """Constructor arguments of a ViT CLIP, read off its weights' shapes.
+
+    (``clip.model.build_model`` does the same but first casts the model to fp16, which would round
+    fp32 weights; we keep them exact.)
+    """
+    blocks = lambda prefix: len({k.split(".")[2 if prefix == "transformer" else 3]  # noqa: E731
+                                 for k in state_dict if k.startswith(prefix + ".resblocks.")})
+    patch = state_dict["visual.conv1.weight"].shape[-1]
+    grid = round((state_dict["visual.positional_embedding"].shape[0] - 1) ** 0.5)
+    width = state_dict["ln_final.weight"].shape[0]
+    return dict(
+        embed_dim=state_dict["text_projection"].shape[1], image_resolution=patch * grid,
+        vision_layers=blocks("visual.transformer"),
+        vision_width=state_dict["visual.conv1.weight"].shape[0], vision_patch_size=patch,
+        context_length=state_dict["positional_embedding"].shape[0],
+        vocab_size=state_dict["token_embedding.weight"].shape[0], transformer_width=width,
+        transformer_heads=width // 64, transformer_layers=blocks("transformer"),
+    )
+
+
 def resolve_clip_weights(name_or_path: str, download_root: Optional[str] = None) -> str:
     """Map a model name (e.g. ``ViT-B/16``) to its cached file, downloading once; pass paths through."""
     expanded = os.path.expanduser(name_or_path)
@@ -110,7 +131,10 @@ def load_clip(name_or_path: str, device: Union[str, torch.device] = "cpu",
     state_dict = _state_dict_from_file(path)
     if "visual.proj" not in state_dict:
         raise ValueError(f"{path} is a ResNet CLIP; VaMP needs a ViT CLIP (e.g. ViT-B/16).")
-    model = clip.model.build_model(dict(state_dict)).float().to(device)
+    model = clip.model.CLIP(**architecture_of(state_dict))
+    model.load_state_dict({k: v for k, v in state_dict.items()
+                           if k not in ("input_resolution", "context_length", "vocab_size")})
+    model = model.float().to(device)
     model.eval()
     model.requires_grad_(False)
     logger.info("Loaded CLIP from %s", path)

@@ -18,11 +18,13 @@ def gaussian_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tens
                 logvar_p: torch.Tensor) -> torch.Tensor:
     """Elementwise KL(N(mean_q, exp(logvar_q)) || N(mean_p, exp(logvar_p))), in fp32:
 
-        0.5 * (logvar_p - logvar_q + (exp(logvar_q) + (mean_q - mean_p)^2) / exp(logvar_p) - 1)
+        0.5 * (logvar_p - logvar_q + exp(logvar_q - logvar_p) + (mean_q - mean_p)^2 / exp(logvar_p) - 1)
+
+    (The variance ratio is taken as one exponential so that q == p gives exactly 0.)
     """
     mean_q, logvar_q, mean_p, logvar_p = (t.float() for t in (mean_q, logvar_q, mean_p, logvar_p))
-    return 0.5 * (logvar_p - logvar_q
-                  + (logvar_q.exp() + (mean_q - mean_p).pow(2)) * torch.exp(-logvar_p) - 1.0)
+    return 0.5 * (logvar_p - logvar_q + torch.exp(logvar_q - logvar_p)
+                  + (mean_q - mean_p).pow(2) * torch.exp(-logvar_p) - 1.0)
 
 
 def layer_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor,
