@@ -224,8 +224,8 @@ class VaMPModel(nn.Module):
                 generator: Optional[torch.Generator] = None) -> ModelOutput:
         """Logits of all heads for S posterior samples per image.
 
-        ``n_samples`` defaults to ``train_samples`` in training mode and ``test_samples`` in eval
-        mode; the deterministic rows and ``mean_only`` (z = mu) always compute a single sample.
+        ``n_samples`` defaults to ``train_samples`` when the prompt modules are in training mode
+        and ``test_samples`` otherwise; the deterministic rows and ``mean_only`` (z = mu) always compute a single sample.
         """
         cfg = self.cfg
         pl = self.prompt_learner
@@ -253,7 +253,7 @@ class VaMPModel(nn.Module):
             post_mean, post_logvar = pl.distributions.posterior_params(image_code)
             stochastic = post_logvar is not None and not mean_only
             if n_samples is None:
-                n_samples = cfg.train_samples if self.training else cfg.test_samples
+                n_samples = cfg.train_samples if pl.training else cfg.test_samples
             n_samples = n_samples if stochastic else 1
             z = sample_latents(post_mean, post_logvar if stochastic else None, n_samples,
                                cfg.n_rep_tokens, generator, noise)

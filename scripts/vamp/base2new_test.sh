@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Base-to-new, step 2: evaluate the model base2new_train.sh finished with on the new classes.
+# usage: bash scripts/vamp/base2new_test.sh DATASET SEED [KEY VALUE ...]  (same overrides as training)
+source "$(dirname "$0")/common.sh"
+DATASET=${1:?usage: $0 DATASET SEED [KEY VALUE ...]}; SEED=${2:?usage: $0 DATASET SEED [KEY VALUE ...]}; shift 2
+require_data; require_dataset_config "$DATASET"
+if [ "$DATASET" = imagenet ]; then CFG="${CFG:-vit_b16_base2new_imagenet}"; else CFG="${CFG:-vit_b16_base2new}"; fi
+TRAIN_DIR="$OUTPUT/base2new/train_base/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
+DIR="$OUTPUT/base2new/test_new/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
+skip_if_done "$DIR"
+EPOCH=$(last_epoch "$TRAIN_DIR")
+"$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
+  --dataset-config-file "configs/datasets/$DATASET.yaml" \
+  --config-file "configs/trainers/$TRAINER/$CFG.yaml" --output-dir "$DIR" \
+  --model-dir "$TRAIN_DIR" --load-epoch "$EPOCH" --eval-only \
+  DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new TASK B2N "$@"

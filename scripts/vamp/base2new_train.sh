@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Base-to-new, step 1: train VaMP on the base classes of DATASET.
+# usage: bash scripts/vamp/base2new_train.sh DATASET SEED [KEY VALUE ...]
+source "$(dirname "$0")/common.sh"
+DATASET=${1:?usage: $0 DATASET SEED [KEY VALUE ...]}; SEED=${2:?usage: $0 DATASET SEED [KEY VALUE ...]}; shift 2
+require_data; require_dataset_config "$DATASET"
+if [ "$DATASET" = imagenet ]; then CFG="${CFG:-vit_b16_base2new_imagenet}"; else CFG="${CFG:-vit_b16_base2new}"; fi
+DIR="$OUTPUT/base2new/train_base/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
+skip_if_done "$DIR"
+"$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
+  --dataset-config-file "configs/datasets/$DATASET.yaml" \
+  --config-file "configs/trainers/$TRAINER/$CFG.yaml" --output-dir "$DIR" \
+  DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES base TASK B2N "$@"

@@ -1,0 +1,48 @@
+# Shared by the VaMP scripts (sourced, not run). Environment:
+#   DATA    folder holding the datasets (required)
+#   OUTPUT  output root (default: output)
+#   SHOTS   shots per class (default: 16)
+#   CFG     trainer config name under configs/trainers/VaMP (default per protocol)
+#   PYTHON  python executable (default: python)
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+TRAINER=VaMP
+OUTPUT="${OUTPUT:-output}"
+SHOTS="${SHOTS:-16}"
+PYTHON="${PYTHON:-python}"
+
+require_data() {
+  if [ -z "${DATA:-}" ]; then
+    echo "ERROR: set DATA to the folder holding the datasets, e.g. DATA=/data bash $0 ..." >&2
+    exit 2
+  fi
+}
+
+require_dataset_config() {
+  if [ ! -f "configs/datasets/$1.yaml" ]; then
+    echo "ERROR: unknown dataset '$1' (no configs/datasets/$1.yaml). Choose one of:" \
+      "$(ls configs/datasets | sed 's/\.yaml$//' | tr '\n' ' ')" >&2
+    exit 2
+  fi
+}
+
+# skip_if_done DIR: a job whose DONE marker exists is finished; never redo or overwrite it.
+skip_if_done() {
+  if [ -f "$1/DONE" ]; then
+    echo "Skip: $1 is finished (remove $1/DONE to run it again)."
+    exit 0
+  fi
+}
+
+# last_epoch TRAIN_DIR: the epoch of the newest final checkpoint the training run wrote.
+last_epoch() {
+  local ckpt
+  ckpt=$(ls "$1/prompt_learner" 2>/dev/null | sed -n 's/^model\.pth\.tar-\([0-9]\+\)$/\1/p' | sort -n | tail -1)
+  if [ ! -f "$1/DONE" ] || [ -z "$ckpt" ]; then
+    echo "ERROR: no finished training run in $1 (no DONE marker or no model.pth.tar-<epoch>)." \
+      "Fix: run the matching train script first, with the same dataset, seed and overrides." >&2
+    exit 2
+  fi
+  echo "$ckpt"
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Cross-dataset (10 targets) and domain generalisation (4 ImageNet variants) for seeds 1-3,
+# then the tables. usage: bash scripts/vamp/xd_all.sh [KEY VALUE ...]
+source "$(dirname "$0")/common.sh"
+TARGETS="${TARGETS:-caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101 imagenet_v2 imagenet_sketch imagenet_a imagenet_r}"
+SEEDS="${SEEDS:-1 2 3}"
+for SEED in $SEEDS; do
+  bash scripts/vamp/xd_train.sh "$SEED" "$@"
+  for DATASET in $TARGETS; do
+    bash scripts/vamp/xd_test.sh "$DATASET" "$SEED" "$@"
+  done
+done
+"$PYTHON" -m vamp_prompt.results "$OUTPUT"

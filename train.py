@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Train or evaluate VaMP with Dassl, with the flags CoOp/MaPLe/MMRL users know.
+
+    python train.py --root $DATA --dataset-config-file configs/datasets/dtd.yaml \
+        --config-file configs/trainers/VaMP/vit_b16_base2new.yaml --trainer VaMP \
+        --output-dir output/... --seed 1 DATASET.NUM_SHOTS 16 DATASET.SUBSAMPLE_CLASSES base
+
+A finished run writes the marker file ``DONE`` into its output directory. Bad input ends with
+exit code 2 and one message naming the file or key and the fix.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--root", type=str, default="", help="path to the datasets ($DATA)")
+    p.add_argument("--output-dir", type=str, default="", help="output directory")
+    p.add_argument("--resume", type=str, default="", help="checkpoint directory to resume from")
+    p.add_argument("--seed", type=int, default=-1, help="random seed (>= 0; 0 is honoured)")
+    p.add_argument("--source-domains", type=str, nargs="+", help="source domains (DG)")
+    p.add_argument("--target-domains", type=str, nargs="+", help="target domains (DG)")
+    p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
+    p.add_argument("--config-file", type=str, default="", help="trainer config file")
+    p.add_argument("--dataset-config-file", type=str, default="", help="dataset config file")
+    p.add_argument("--trainer", type=str, default="VaMP", help="trainer name")
+    p.add_argument("--backbone", type=str, default="", help="CLIP name or path to its weights")
+    p.add_argument("--head", type=str, default="", help="unused; kept for the family's CLI")
+    p.add_argument("--eval-only", action="store_true", help="evaluate only")
+    p.add_argument("--model-dir", type=str, default="", help="load a model from this directory")
+    p.add_argument("--load-epoch", type=int, help="load the model of this epoch")
+    p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
+    p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
+                   help="KEY VALUE pairs that override the config, merged last")
+    return p.parse_args(argv)
+
+
+class UserError(Exception):
+    """Bad input: reported as one message, exit code 2."""
+
+
+def setup_cfg(args):
+    from dassl.config import get_cfg_default
+
+    from vamp_prompt.engine import add_vamp_config
+
+    cfg = get_cfg_default()
+    add_vamp_config(cfg)
+    for label, path in (("--dataset-config-file", args.dataset_config_file),
+                        ("--config-file", args.config_file)):
+        if path:
+            if not os.path.isfile(path):
+                raise UserError(f"{label} {path} does not exist. Fix: pass a file from configs/.")
+            try:
+                cfg.merge_from_file(path)
+            except KeyError as err:
+                raise UserError(f"Unknown config key in {path}: {err.args[0]}. Fix: correct the key "
+                                "(VaMP's keys are listed in README.md, 'Config keys').") from None
+    if args.root:
+        cfg.DATASET.ROOT = args.root
+    if args.output_dir:
+        cfg.OUTPUT_DIR = args.output_dir
+    if args.resume:
+        cfg.RESUME = args.resume
+    if args.seed >= 0:
+        cfg.SEED = args.seed
+    if args.source_domains:
+        cfg.DATASET.SOURCE_DOMAINS = args.source_domains
+    if args.target_domains:
+        cfg.DATASET.TARGET_DOMAINS = args.target_domains
+    if args.transforms:
+        cfg.INPUT.TRANSFORMS = args.transforms
+    if args.trainer:
+        cfg.TRAINER.NAME = args.trainer
+    if args.backbone:
+        cfg.MODEL.BACKBONE.NAME = args.backbone
+    opts = args.opts or []
+    if len(opts) % 2:
+        raise UserError(f"Config overrides must be KEY VALUE pairs, got {opts}")
+    try:
+        cfg.merge_from_list(opts)
+    except KeyError as err:
+        raise UserError(f"Unknown config key on the command line: {err.args[0]}. Fix: correct the "
+                        "key (VaMP's keys are listed in README.md, 'Config keys').") from None
+    except ValueError as err:
+        raise UserError(f"Bad config value on the command line: {err}. Note that yacs does not "
+                        "turn 7 into a float: write 7.0 for float keys.") from None
+    cfg.freeze()
+    return cfg
+
+
+def write_done_marker(output_dir: str, what: str) -> None:
+    path = os.path.join(output_dir, "DONE")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    os.replace(tmp, path)
+
+
+def run(args) -> None:
+    import torch
+    from dassl.engine import build_trainer
+    from dassl.utils import collect_env_info, set_random_seed, setup_logger
+
+    import vamp_prompt.engine
+    from vamp_prompt.data import register_datasets
+
+    register_datasets()
+    vamp_prompt.engine.register()
+    cfg = setup_cfg(args)
+    if not cfg.DATASET.ROOT or not os.path.isdir(cfg.DATASET.ROOT):
+        raise UserError(f"Dataset root {cfg.DATASET.ROOT or '(empty)'} does not exist. Fix: set "
+                        "the DATA environment variable / --root to the folder holding the datasets.")
+    if args.eval_only and args.model_dir and not os.path.isdir(args.model_dir):
+        raise UserError(f"--model-dir {args.model_dir} does not exist. Fix: run the training "
+                        "script first, or pass the directory it wrote.")
+    if cfg.SEED >= 0:
+        set_random_seed(cfg.SEED)
+    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    setup_logger(cfg.OUTPUT_DIR)
+    if torch.cuda.is_available() and cfg.USE_CUDA:
+        torch.backends.cudnn.benchmark = True
+    print("** Config **")
+    print(cfg)
+    print("** System info **")
+    print(collect_env_info())
+
+    trainer = build_trainer(cfg)
+    if args.eval_only:
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+        trainer.test()
+        write_done_marker(cfg.OUTPUT_DIR, "evaluation")
+        return
+    if not args.no_train:
+        trainer.train()
+        write_done_marker(cfg.OUTPUT_DIR, "training")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from vamp_prompt.data import DatasetLayoutError
+    from vamp_prompt.engine.checkpoint import CheckpointError
+
+    known = (UserError, DatasetLayoutError, CheckpointError, OSError)
+    try:
+        run(args)
+    except known as err:
+        if isinstance(err, OSError) and not _is_user_os_error(err):
+            raise
+        sys.stdout.flush()
+        print(f"ERROR: {err}", file=sys.stderr)
+        if hasattr(sys.stdout, "write") and sys.stdout is not sys.__stdout__:
+            print(f"ERROR: {err}")  # also into log.txt
+        return 2
+    return 0
+
+
+def _is_user_os_error(err: OSError) -> bool:
+    from vamp_prompt.engine.trainer import ImageReadError
+
+    return isinstance(err, (ImageReadError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

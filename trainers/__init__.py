@@ -1,0 +1,1 @@
+"""Checkout-only shim (not installed): the CoOp-family `trainers` package, re-exporting VaMP."""

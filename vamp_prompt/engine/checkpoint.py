@@ -1,0 +1,94 @@
+"""Small, safe checkpoints: only what VaMP trains, plus the metadata that guards reuse.
+
+A checkpoint is a plain dict of tensors, numbers and strings (``torch.load(weights_only=True)``
+reads it). The frozen CLIP is never stored: it is reloaded from MODEL.BACKBONE.NAME.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+
+FORMAT = "vamp-checkpoint-v1"
+#: Core config fields that change parameter shapes: a mismatch cannot be loaded.
+ARCHITECTURE_KEYS = ("variant", "n_rep_tokens", "rep_dim", "first_prompt_layer", "generator_rank")
+_CORE_TO_YACS = {"variant": "VARIANT", "n_rep_tokens": "N_REP_TOKENS", "rep_dim": "REP_DIM",
+                 "first_prompt_layer": "FIRST_PROMPT_LAYER", "generator_rank": "GENERATOR_RANK"}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable or does not fit this run."""
+
+
+def save_checkpoint(payload: Dict[str, Any], path: str) -> None:
+    """Write atomically (temporary file + rename), so an interruption never leaves half a file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    torch.save(dict(payload, format=FORMAT), tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> Dict[str, Any]:
+    if not os.path.isfile(path):
+        raise CheckpointError(
+            f"No checkpoint at {path}. Train first (the train script writes it), or point "
+            "--model-dir / --load-epoch at an existing model.pth.tar-<epoch>.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"Cannot read checkpoint {path}: {err}. It may be truncated or "
+                              "not a VaMP checkpoint; delete it and train again.") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a VaMP checkpoint (format "
+                              f"{payload.get('format') if isinstance(payload, dict) else '?'}, "
+                              f"expected {FORMAT}).")
+    return payload
+
+
+def check_architecture(payload: Dict[str, Any], current: Dict[str, Any], path: str) -> None:
+    saved = payload.get("vamp_config", {})
+    for key in ARCHITECTURE_KEYS:
+        if key in saved and saved[key] != current[key]:
+            raise CheckpointError(
+                f"{path} was trained with TRAINER.VAMP.{_CORE_TO_YACS[key]}={saved[key]!r}, but this "
+                f"run has {current[key]!r}. Fix: pass TRAINER.VAMP.{_CORE_TO_YACS[key]} "
+                f"{saved[key]!r} (or use the config the model was trained with).")
+
+
+def check_class_set(payload: Dict[str, Any], classnames: Sequence[str], dataset: str,
+                    subsample: str, task: str, path: str, resuming: bool) -> None:
+    """Refuse a checkpoint whose training classes do not belong with this run.
+
+    Resuming needs exactly the same classes. Evaluating within the same dataset needs the same
+    classes, except base-to-new testing on 'new' (the checkpoint must be the 'base' model).
+    Cross-dataset / domain-generalisation targets may have any class set.
+    """
+    saved_classes = list(payload.get("classnames", []))
+    same_dataset = payload.get("dataset") == dataset
+    if not resuming and not same_dataset and task in ("XD", "DG"):
+        return
+    if not resuming and subsample == "new":
+        if not same_dataset or payload.get("subsample") not in ("base",):
+            raise CheckpointError(
+                f"{path} was trained on {payload.get('dataset')} ({payload.get('subsample')} "
+                f"classes); testing {dataset} new classes needs the model trained on {dataset} "
+                "base classes (base2new_train.sh with the same dataset and seed).")
+        return
+    if list(classnames) != saved_classes or not same_dataset:
+        first_diff = next((f"{a!r} vs {b!r}" for a, b in zip(saved_classes, classnames) if a != b),
+                          f"{len(saved_classes)} vs {len(classnames)} classes")
+        raise CheckpointError(
+            f"{path} was trained on another class set ({payload.get('dataset')}, "
+            f"{payload.get('subsample')} classes; first difference: {first_diff}) than this run "
+            f"({dataset}, {subsample}). Fix: use the model directory of this dataset and class "
+            "split, or a fresh --output-dir to train from scratch.")
+
+
+def latest_epoch_file(directory: str) -> Optional[str]:
+    """The newest ``model.pth.tar-<epoch>`` in a directory, or None."""
+    if not os.path.isdir(directory):
+        return None
+    epochs = [int(f.rsplit("-", 1)[1]) for f in os.listdir(directory)
+              if f.startswith("model.pth.tar-") and f.rsplit("-", 1)[1].isdigit()]
+    return os.path.join(directory, f"model.pth.tar-{max(epochs)}") if epochs else None

@@ -1,0 +1,108 @@
+"""The yacs side: every ``TRAINER.VAMP.*`` key, and the mapping to :class:`VaMPConfig`."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any, Dict
+
+import yaml
+
+from ..config import VaMPConfig
+
+#: TRAINER.VAMP keys: (default, meaning). The README's config table is written from this.
+VAMP_KEYS: Dict[str, tuple] = {
+    "VARIANT": ("vamp", "ablation row: mmrl | sample_specific | variational | vamp"),
+    "N_REP_TOKENS": (5, "K, representation tokens / prompt tokens per layer"),
+    "REP_DIM": (0, "d_r, width of the representation space; <= 0: per-dataset default (512, EuroSAT 2048)"),
+    "FIRST_PROMPT_LAYER": (6, "1-indexed first prompt layer of both towers (6: layers 6..12)"),
+    "REP_INIT_STD": (0.02, "R ~ N(0, std^2)"),
+    "ALPHA": (0.7, "fusion weight a of the class head (1 - a for the representation head)"),
+    "LAMBDA": (-1.0, "weight of the zero-shot consistency terms; < 0: per-dataset default"),
+    "TEMPLATE": ("", "hand-crafted text template with {}; empty: per-dataset default"),
+    "GENERATOR_RANK": (6, "bottleneck width of each posterior / prior MLP"),
+    "LATENT_SCALE": (0.02, "text prompt offset = LATENT_SCALE * z"),
+    "INIT_LOGVAR": (0.0, "initial posterior log-variance"),
+    "LOGVAR_MIN": (-8.0, "clamp of predicted log-variances"),
+    "LOGVAR_MAX": (4.0, "clamp of predicted log-variances"),
+    "PRIOR_CODE": ("prototype", "input of the class-aware prior: prototype | prototype_instance"),
+    "BETA": (0.1, "KL weight of the negative ELBO"),
+    "KL_REDUCTION": ("mean", "KL over the K x d latent dims: mean | sum (always summed over layers)"),
+    "TRAIN_SAMPLES": (1, "posterior samples per training image"),
+    "TEST_SAMPLES": (10, "S, Monte-Carlo samples per test image"),
+    "INFERENCE": ("monte_carlo", "monte_carlo (average S samples' probabilities) | mean (z = mu)"),
+    "TEXT_CHUNK_MB": (256.0, "activation budget (MB) of one chunk of text sequences"),
+    "PREC": ("auto", "auto (fp16 autocast on CUDA, fp32 on CPU) | fp32 | fp16 | bf16; posterior, KL, softmax stay fp32"),
+    "EVAL_HEAD": ("auto", "auto | fusion | cls | rep (auto: see README, which head predicts)"),
+    "SAVE_PER_IMAGE": (False, "write per_image.csv (path, label, prediction, confidence, entropy, MI)"),
+    "UNCERTAINTY_ANALYSIS": (False, "after testing, write uncertainty/ (S sweep, latents) for plots"),
+    "PROTOTYPE_BATCH_SIZE": (64, "batch size of the offline prototype pass"),
+}
+
+_TO_CORE = {
+    "VARIANT": "variant", "N_REP_TOKENS": "n_rep_tokens", "REP_DIM": "rep_dim",
+    "FIRST_PROMPT_LAYER": "first_prompt_layer", "REP_INIT_STD": "rep_init_std",
+    "ALPHA": "fusion_alpha", "LAMBDA": "consistency_weight", "GENERATOR_RANK": "generator_rank",
+    "LATENT_SCALE": "latent_scale", "INIT_LOGVAR": "init_logvar", "LOGVAR_MIN": "logvar_min",
+    "LOGVAR_MAX": "logvar_max", "PRIOR_CODE": "prior_code", "BETA": "kl_weight",
+    "KL_REDUCTION": "kl_reduction", "TRAIN_SAMPLES": "train_samples",
+    "TEST_SAMPLES": "test_samples", "INFERENCE": "inference", "TEXT_CHUNK_MB": "text_chunk_mb",
+}
+
+TASKS = ("B2N", "XD", "DG", "FS")
+
+
+def add_vamp_config(cfg) -> None:
+    """Declare every key VaMP reads (idempotent; existing values are kept).
+
+    Adds ``TRAINER.VAMP.*``, and ``DATASET.SUBSAMPLE_CLASSES`` ('all') and ``TASK`` ('B2N') only
+    if the host codebase has not declared them already (MaPLe/MMRL forks do).
+    """
+    from yacs.config import CfgNode as CN
+
+    was_frozen = cfg.is_frozen()
+    cfg.defrost()
+    if "VAMP" not in cfg.TRAINER:
+        cfg.TRAINER.VAMP = CN()
+    for key, (default, _) in VAMP_KEYS.items():
+        if key not in cfg.TRAINER.VAMP:
+            cfg.TRAINER.VAMP[key] = default
+    if "SUBSAMPLE_CLASSES" not in cfg.DATASET:
+        cfg.DATASET.SUBSAMPLE_CLASSES = "all"
+    if "TASK" not in cfg:
+        cfg.TASK = "B2N"
+    if was_frozen:
+        cfg.freeze()
+
+
+@lru_cache(maxsize=1)
+def dataset_defaults() -> Dict[str, Dict[str, Any]]:
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
+                        "dataset_defaults.yaml")
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def resolved_dataset_settings(cfg) -> Dict[str, Any]:
+    """Template, lambda and d_r for this run: explicit config values, else per-dataset defaults."""
+    v = cfg.TRAINER.VAMP
+    defaults = dataset_defaults().get(cfg.DATASET.NAME,
+                                      {"template": "a photo of a {}.", "lambda": 1.0,
+                                       "rep_dim": 512})
+    return {
+        "template": v.TEMPLATE or defaults["template"],
+        "lambda": float(v.LAMBDA) if float(v.LAMBDA) >= 0 else float(defaults["lambda"]),
+        "rep_dim": int(v.REP_DIM) if int(v.REP_DIM) > 0 else int(defaults["rep_dim"]),
+    }
+
+
+def vamp_config_from_cfg(cfg) -> VaMPConfig:
+    """The one mapping from yacs keys to the core's validated config."""
+    v = cfg.TRAINER.VAMP
+    values = {core: v[key] for key, core in _TO_CORE.items()}
+    settings = resolved_dataset_settings(cfg)
+    values["consistency_weight"] = settings["lambda"]
+    values["rep_dim"] = settings["rep_dim"]
+    for key in ("rep_init_std", "fusion_alpha", "consistency_weight", "latent_scale",
+                "init_logvar", "logvar_min", "logvar_max", "kl_weight", "text_chunk_mb"):
+        values[key] = float(values[key])
+    return VaMPConfig(**values)

@@ -1,0 +1,361 @@
+"""The Dassl adapter: ``--trainer VaMP``.
+
+Config in (``TRAINER.VAMP.*``), the core model out, plus what Dassl 0.6.3 lacks on a current
+stack: its own LR schedule, its own small and safe checkpoints, uncertainty metrics at test time.
+Messages go through ``print`` because Dassl tees stdout into ``log.txt`` and disables ``logging``
+below WARNING for the whole process.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from typing import Dict, Optional
+
+import torch
+from dassl.data import DataManager
+from dassl.data.data_manager import DatasetWrapper, build_data_loader
+from dassl.data.transforms import build_transform
+from dassl.engine import TRAINER_REGISTRY, TrainerX
+
+from ..clip_backbone import load_clip
+from ..config import HEADS
+from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
+                       write_metrics_json, write_per_image_csv)
+from ..model import VaMPModel, average_probabilities, compute_prototypes
+from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
+                         load_checkpoint, save_checkpoint)
+from .config import TASKS, VAMP_KEYS, resolved_dataset_settings, vamp_config_from_cfg
+from .schedule import build_optimizer, build_schedule
+
+MODEL_NAME = "prompt_learner"      # checkpoint sub-folder, as in the CoOp family
+RESUME_FILE = "resume.pth.tar"     # per-epoch training state, removed once training finishes
+SWEEP_SAMPLES = (1, 2, 5, 10, 20)
+
+
+class ImageReadError(OSError):
+    """An image listed by the dataset cannot be decoded."""
+
+
+class CheckedDatasetWrapper(DatasetWrapper):
+    """Dassl's dataset wrapper, with an unreadable image named in one clear message."""
+
+    def __getitem__(self, idx):
+        try:
+            return super().__getitem__(idx)
+        except (OSError, SyntaxError, ValueError) as err:
+            path = self.data_source[idx].impath
+            raise ImageReadError(
+                f"Cannot read image {path} ({type(err).__name__}: {err}). Fix: replace the file "
+                "with a valid image (re-download the dataset), or remove it from the split file."
+            ) from err
+
+
+def evaluation_head(task: str, subsample: str, trained_on: Optional[str], dataset: str,
+                    override: str = "auto") -> str:
+    """Which head predicts (MMRL's rule), unless TRAINER.VAMP.EVAL_HEAD forces one.
+
+    * base-to-new: base classes -> fusion, new classes -> cls;
+    * cross-dataset / domain generalisation: the source dataset -> fusion, every target -> cls;
+    * few-shot -> fusion.
+    """
+    if override != "auto":
+        return override
+    if subsample == "new":
+        return "cls"
+    if task in ("XD", "DG") and trained_on is not None and trained_on != dataset:
+        return "cls"
+    return "fusion"
+
+
+@TRAINER_REGISTRY.register()
+class VaMP(TrainerX):
+    """Variational multi-modal prompt learning (NeurIPS 2025) on an MMRL base."""
+
+    # ------------------------------------------------------------------------------- set-up
+    def check_cfg(self, cfg) -> None:
+        if "VAMP" not in cfg.TRAINER:
+            raise KeyError("TRAINER.VAMP keys are missing: call "
+                           "vamp_prompt.engine.add_vamp_config(cfg) in your train.py's extend_cfg")
+        missing = [k for k in VAMP_KEYS if k not in cfg.TRAINER.VAMP]
+        if missing:
+            raise KeyError(f"TRAINER.VAMP lacks {missing}: call add_vamp_config(cfg) first")
+        if cfg.TRAINER.VAMP.PREC not in ("auto", "fp32", "fp16", "bf16"):
+            raise ValueError(f"TRAINER.VAMP.PREC must be auto, fp32, fp16 or bf16, got "
+                             f"{cfg.TRAINER.VAMP.PREC!r}")
+        if cfg.TRAINER.VAMP.EVAL_HEAD not in ("auto",) + HEADS:
+            raise ValueError(f"TRAINER.VAMP.EVAL_HEAD must be auto, fusion, cls or rep")
+        if cfg.TASK not in TASKS:
+            raise ValueError(f"TASK must be one of {TASKS}, got {cfg.TASK!r}")
+        vamp_config_from_cfg(cfg)  # validates every core value now, before data loading
+
+    def build_data_loader(self) -> None:
+        dm = DataManager(self.cfg, dataset_wrapper=CheckedDatasetWrapper)
+        self.train_loader_x, self.train_loader_u = dm.train_loader_x, dm.train_loader_u
+        self.val_loader, self.test_loader = dm.val_loader, dm.test_loader
+        self.num_classes, self.lab2cname = dm.num_classes, dm.lab2cname
+        self.num_source_domains = dm.num_source_domains
+        self.dm = dm
+
+    def build_model(self) -> None:
+        cfg = self.cfg
+        self.vamp_cfg = vamp_config_from_cfg(cfg)
+        settings = resolved_dataset_settings(cfg)
+        print(f"Loading CLIP ({cfg.MODEL.BACKBONE.NAME})")
+        clip_model = load_clip(cfg.MODEL.BACKBONE.NAME, device="cpu")
+        self.model = VaMPModel(clip_model, self.vamp_cfg).to(self.device)
+        self.classnames = list(self.dm.dataset.classnames)
+        self.model.set_classes(self.classnames, settings["template"])
+        print(f"VaMP variant '{self.vamp_cfg.variant}', template {settings['template']!r}, "
+              f"lambda {settings['lambda']}, d_r {settings['rep_dim']}")
+        counts = self.model.parameter_counts()
+        print("Trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        self.optim = build_optimizer(self.model.trainable_parameters(), cfg.OPTIM)
+        self.sched = build_schedule(self.optim, cfg.OPTIM)
+        self.register_model(MODEL_NAME, self.model.prompt_learner, self.optim, self.sched)
+        use_scaler = self.precision == "fp16" and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.trained_on = cfg.DATASET.NAME  # replaced by the checkpoint's dataset on load
+
+    @property
+    def precision(self) -> str:
+        """TRAINER.VAMP.PREC with ``auto`` resolved: fp16 autocast on CUDA, fp32 on CPU."""
+        prec = self.cfg.TRAINER.VAMP.PREC
+        if prec == "auto":
+            return "fp16" if self.device.type == "cuda" else "fp32"
+        return prec
+
+    def autocast(self):
+        prec = self.precision
+        if prec == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.float16 if prec == "fp16" else torch.bfloat16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    # ------------------------------------------------------------------------------ training
+    def before_train(self) -> None:
+        super().before_train()  # resumes through resume_model_if_exist below
+        if self.vamp_cfg.class_prior and self.model.prototypes.shape[0] == 0:
+            self.model.set_prototypes(self.class_prototypes())
+
+    def class_prototypes(self) -> torch.Tensor:
+        """Offline pass over the training split (test transform), cached in the output dir."""
+        items = self.dm.dataset.train_x
+        key = hashlib.sha1("\n".join(f"{d.impath}|{d.label}" for d in items).encode()
+                           + self.cfg.MODEL.BACKBONE.NAME.encode()).hexdigest()
+        cache = os.path.join(self.output_dir, "prototypes.pt")
+        if os.path.isfile(cache):
+            saved = torch.load(cache, map_location="cpu", weights_only=True)
+            if saved.get("key") == key:
+                print(f"Class prototypes loaded from {cache}")
+                return saved["prototypes"]
+        print(f"Computing class prototypes of {len(items)} training images")
+        loader = build_data_loader(
+            self.cfg, sampler_type="SequentialSampler", data_source=items,
+            batch_size=self.cfg.TRAINER.VAMP.PROTOTYPE_BATCH_SIZE,
+            tfm=build_transform(self.cfg, is_train=False), is_train=False,
+            dataset_wrapper=CheckedDatasetWrapper)
+        with self.autocast():
+            protos = compute_prototypes(
+                self.model, ((b["img"].to(self.device), b["label"]) for b in loader),
+                self.num_classes)
+        tmp = f"{cache}.tmp-{os.getpid()}"
+        torch.save({"key": key, "prototypes": protos}, tmp)
+        os.replace(tmp, cache)
+        return protos
+
+    def forward_backward(self, batch) -> Dict[str, float]:
+        images, labels = self.parse_batch_train(batch)
+        with self.autocast():
+            out = self.model(images, n_samples=self.vamp_cfg.train_samples)
+            parts = self.model.loss(out, labels)
+        self.optim.zero_grad(set_to_none=True)
+        self.detect_anomaly(parts.total)
+        if self.scaler is not None:
+            self.scaler.scale(parts.total).backward()
+            self.scaler.step(self.optim)
+            self.scaler.update()
+        else:
+            parts.total.backward()
+            self.optim.step()
+        with torch.no_grad():
+            probs = average_probabilities(out.logits("fusion", self.vamp_cfg.fusion_alpha))
+            acc = (probs.argmax(-1) == labels).float().mean().item() * 100
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return {"loss": parts.total.item(), "nll": parts.likelihood.item(),
+                "kl": parts.kl.item(), "acc": acc}
+
+    def parse_batch_train(self, batch):
+        return batch["img"].to(self.device), batch["label"].to(self.device)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def _payload(self, epoch: int, with_optimizer: bool) -> dict:
+        payload = {
+            "state_dict": self.model.trainable_state_dict(), "epoch": epoch,
+            "vamp_config": self.vamp_cfg.to_dict(), "classnames": self.classnames,
+            "dataset": self.cfg.DATASET.NAME, "subsample": self.cfg.DATASET.SUBSAMPLE_CLASSES,
+            "task": self.cfg.TASK, "template": self.model.template,
+            "prototypes": self.model.prototypes.detach().cpu(),
+        }
+        if with_optimizer:
+            payload.update(optimizer=self.optim.state_dict(), scheduler=self.sched.state_dict(),
+                           torch_rng=torch.get_rng_state())
+        return payload
+
+    def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
+        """Final epoch: weights-only ``model.pth.tar-<E>``; earlier: the resume state."""
+        folder = os.path.join(directory, MODEL_NAME)
+        if (epoch + 1) == self.max_epoch:
+            save_checkpoint(self._payload(epoch + 1, False),
+                            os.path.join(folder, model_name or f"model.pth.tar-{epoch + 1}"))
+            resume = os.path.join(folder, RESUME_FILE)
+            if os.path.exists(resume):
+                os.remove(resume)
+        else:
+            save_checkpoint(self._payload(epoch + 1, True), os.path.join(folder, RESUME_FILE))
+
+    def after_epoch(self) -> None:
+        super().after_epoch()
+        if (self.epoch + 1) != self.max_epoch and not self._checkpoint_due():
+            self.save_model(self.epoch, self.output_dir)  # always resumable, every epoch
+
+    def _checkpoint_due(self) -> bool:
+        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
+        return freq > 0 and (self.epoch + 1) % freq == 0
+
+    def _check(self, payload: dict, path: str, resuming: bool) -> None:
+        check_architecture(payload, self.vamp_cfg.to_dict(), path)
+        check_class_set(payload, self.classnames, self.cfg.DATASET.NAME,
+                        self.cfg.DATASET.SUBSAMPLE_CLASSES, self.cfg.TASK, path, resuming)
+
+    def resume_model_if_exist(self, directory) -> int:
+        folder = os.path.join(directory, MODEL_NAME)
+        resume = os.path.join(folder, RESUME_FILE)
+        final = latest_epoch_file(folder)
+        if os.path.isfile(resume):
+            payload = load_checkpoint(resume)
+            self._check(payload, resume, resuming=True)
+            self.model.load_trainable_state_dict(payload["state_dict"])
+            self.optim.load_state_dict(payload["optimizer"])
+            self.sched.load_state_dict(payload["scheduler"])
+            torch.set_rng_state(payload["torch_rng"])
+            if payload["prototypes"].numel():
+                self.model.set_prototypes(payload["prototypes"])
+            print(f"Resuming from {resume} (epoch {payload['epoch']} of {self.max_epoch} done)")
+            return int(payload["epoch"])
+        if final is not None:
+            payload = load_checkpoint(final)
+            self._check(payload, final, resuming=True)
+            if int(payload["epoch"]) >= self.max_epoch:
+                self.model.load_trainable_state_dict(payload["state_dict"])
+                print(f"Training already finished ({final}); nothing to train")
+                return int(payload["epoch"])
+        print("No checkpoint found, train from scratch")
+        return 0
+
+    def load_model(self, directory, epoch=None) -> None:
+        if not directory:
+            raise CheckpointError("--eval-only needs --model-dir (the training output directory)")
+        folder = os.path.join(directory, MODEL_NAME)
+        path = (os.path.join(folder, f"model.pth.tar-{epoch}") if epoch is not None
+                else latest_epoch_file(folder) or os.path.join(folder, "model.pth.tar-<epoch>"))
+        payload = load_checkpoint(path)
+        self._check(payload, path, resuming=False)
+        self.model.load_trainable_state_dict(payload["state_dict"])
+        self.trained_on = payload.get("dataset")
+        if payload["prototypes"].numel():
+            self.model.set_prototypes(payload["prototypes"])
+        self.trained_classnames = list(payload.get("classnames", []))
+        print(f"Loaded {path} (epoch {payload['epoch']}, trained on {self.trained_on} "
+              f"{payload.get('subsample')} classes)")
+
+    # -------------------------------------------------------------------------------- testing
+    def eval_head(self) -> str:
+        return evaluation_head(self.cfg.TASK, self.cfg.DATASET.SUBSAMPLE_CLASSES, self.trained_on,
+                               self.cfg.DATASET.NAME, self.cfg.TRAINER.VAMP.EVAL_HEAD)
+
+    def _eval_generator(self) -> torch.Generator:
+        seed = self.cfg.SEED if self.cfg.SEED >= 0 else 0
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    @torch.no_grad()
+    def test(self, split=None):
+        self.set_model_mode("eval")
+        self.evaluator.reset()
+        split = split or self.cfg.TEST.SPLIT
+        loader = self.val_loader if split == "val" and self.val_loader is not None else \
+            self.test_loader
+        split = "val" if loader is self.val_loader and split == "val" else "test"
+        head = self.eval_head()
+        mean_only = self.vamp_cfg.inference == "mean"
+        samples = self.vamp_cfg.test_samples
+        print(f"Evaluate on the *{split}* set (head: {head}, inference: "
+              f"{self.vamp_cfg.inference}, samples: {1 if mean_only else samples})")
+        metrics = UncertaintyAccumulator()
+        generator = self._eval_generator()
+        for batch in loader:
+            images, labels = self.parse_batch_test(batch)
+            with self.autocast():
+                logits = self.model.predict(images, head=head, n_samples=samples,
+                                            mean_only=mean_only, generator=generator)
+            self.evaluator.process(average_probabilities(logits), labels)
+            metrics.update(logits, labels)
+        results = self.evaluator.evaluate()
+        summary = metrics.compute()
+        for line in format_metrics_lines(summary):
+            print(line)
+        for k, v in results.items():
+            self.write_scalar(f"{split}/{k}", v, self.epoch)
+        self._write_eval_outputs(split, head, summary, metrics, loader)
+        return list(results.values())[0]
+
+    def _write_eval_outputs(self, split, head, summary, metrics, loader) -> None:
+        cfg = self.cfg
+        extra = {"dataset": cfg.DATASET.NAME, "subsample": cfg.DATASET.SUBSAMPLE_CLASSES,
+                 "split": split, "head": head, "variant": self.vamp_cfg.variant,
+                 "inference": self.vamp_cfg.inference, "seed": cfg.SEED, "task": cfg.TASK,
+                 "trained_on": self.trained_on}
+        write_metrics_json(os.path.join(self.output_dir, "metrics.json"), summary, extra)
+        if cfg.TRAINER.VAMP.SAVE_PER_IMAGE:
+            items = loader.dataset.data_source
+            write_per_image_csv(os.path.join(self.output_dir, "per_image.csv"),
+                                [d.impath for d in items], [d.label for d in items],
+                                metrics.per_image_records())
+        if cfg.TRAINER.VAMP.UNCERTAINTY_ANALYSIS:
+            self.uncertainty_analysis(loader, head, metrics)
+
+    @torch.no_grad()
+    def uncertainty_analysis(self, loader, head: str, metrics: UncertaintyAccumulator) -> None:
+        """Files for ``python -m vamp_prompt.plots``: reliability, accuracy/ECE vs S, latents."""
+        from ..plots import write_latents, write_reliability, write_s_sweep
+
+        folder = os.path.join(self.output_dir, "uncertainty")
+        write_reliability(os.path.join(folder, "reliability.json"), metrics)
+        sweep = SampleSweepAccumulator(SWEEP_SAMPLES)
+        means, labels_seen = [], []
+        generator = self._eval_generator()
+        for batch in loader:
+            images, labels = self.parse_batch_test(batch)
+            with self.autocast():
+                out = self.model(images, n_samples=max(SWEEP_SAMPLES), generator=generator)
+            logits = out.logits(head, self.vamp_cfg.fusion_alpha)
+            if logits.shape[1] == max(SWEEP_SAMPLES):
+                sweep.update(logits, labels)
+            if out.posterior_mean is not None:
+                means.append(out.posterior_mean.float().cpu())
+                labels_seen.append(labels.cpu())
+        if self.vamp_cfg.variational:
+            write_s_sweep(os.path.join(folder, "s_sweep.json"), sweep.samples, sweep.compute())
+        if means:
+            layers = list(range(self.model.schedule.first + 1, self.model.schedule.depth + 1))
+            prior_means = None
+            dist = self.model.prompt_learner.distributions
+            protos = self.model.prototypes
+            same_classes = getattr(self, "trained_classnames", self.classnames) == self.classnames
+            if dist is not None and dist.prior is not None and protos.shape[0] and same_classes:
+                code = torch.nn.functional.normalize(protos.to(self.device), dim=-1)
+                prior_means = dist.prior_params(code)[0].cpu()
+            write_latents(os.path.join(folder, "latents.npz"), torch.cat(labels_seen), layers,
+                          torch.cat(means, dim=1), prior_means)
+        print(f"Uncertainty analysis written to {folder}")
