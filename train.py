@@ -14,6 +14,10 @@ import argparse
 import os
 import sys
 import time
+import warnings
+
+# openai-clip and wilds (imported by Dassl) use pkg_resources, which warns on every start.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,9 +87,10 @@ def setup_cfg(args):
         raise UserError(f"Config overrides must be KEY VALUE pairs, got {opts}")
     try:
         cfg.merge_from_list(opts)
-    except KeyError as err:
-        raise UserError(f"Unknown config key on the command line: {err.args[0]}. Fix: correct the "
-                        "key (VaMP's keys are listed in README.md, 'Config keys').") from None
+    except (KeyError, AssertionError) as err:  # yacs asserts on unknown command-line keys
+        key = str(err.args[0]).split(": ", 1)[-1]
+        raise UserError(f"Unknown config key on the command line: {key}. Fix: correct the key "
+                        "(VaMP's keys are listed in README.md, 'Config keys').") from None
     except ValueError as err:
         raise UserError(f"Bad config value on the command line: {err}. Note that yacs does not "
                         "turn 7 into a float: write 7.0 for float keys.") from None

@@ -45,8 +45,9 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
 import torch
 from torch import Tensor
@@ -63,6 +64,7 @@ __all__ = [
     "probs_from_logits",
     "reliability_bins",
     "summarize_predictions",
+    "to_jsonable",
     "write_metrics_json",
     "write_per_image_csv",
 ]
@@ -98,7 +100,9 @@ def _as_sample_probs(probs: Tensor) -> Tensor:
     if probs.dim() == 2:
         probs = probs.unsqueeze(1)
     if probs.dim() != 3:
-        raise ValueError(f"expected probabilities [N, C] or [N, S, C], got shape {tuple(probs.shape)}")
+        raise ValueError(
+            f"expected probabilities [N, C] or [N, S, C], got shape {tuple(probs.shape)}"
+        )
     if probs.numel() and (probs.min() < -1e-6 or probs.max() > 1 + 1e-6):
         raise ValueError("values outside [0, 1]: pass probabilities (see probs_from_logits)")
     return probs.detach().to(torch.float64)
@@ -113,7 +117,7 @@ def _check_labels(labels: Tensor, n: int, num_classes: int) -> Tensor:
     return labels
 
 
-def _image_stats(sample_probs: Tensor, labels: Optional[Tensor]) -> Dict[str, Tensor]:
+def _image_stats(sample_probs: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
     """Per-image scalars from float64 probabilities ``[B, S, C]``."""
     mean = sample_probs.mean(dim=1)
     confidence, prediction = mean.max(dim=-1)
@@ -140,7 +144,7 @@ def _image_stats(sample_probs: Tensor, labels: Optional[Tensor]) -> Dict[str, Te
 
 def reliability_bins(
     confidences: Tensor, correct: Tensor, n_bins: int = DEFAULT_N_BINS
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Equal-width reliability bins of the top-1 confidence.
 
     Bin ``b`` holds confidences in ``(b/n_bins, (b+1)/n_bins]``; 0 goes to the first bin and
@@ -161,8 +165,8 @@ def reliability_bins(
     corr_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, corr)
     n = conf.numel()
     ece = 0.0
-    acc_list: List[Optional[float]] = []
-    conf_list: List[Optional[float]] = []
+    acc_list: list[float | None] = []
+    conf_list: list[float | None] = []
     for b in range(n_bins):
         c = int(count[b])
         if c == 0:
@@ -213,7 +217,7 @@ class UncertaintyAccumulator:
         "mutual_information",
     )
 
-    def __init__(self, n_bins: int = DEFAULT_N_BINS, num_classes: Optional[int] = None) -> None:
+    def __init__(self, n_bins: int = DEFAULT_N_BINS, num_classes: int | None = None) -> None:
         if n_bins < 1:
             raise ValueError("n_bins must be >= 1")
         self.n_bins = n_bins
@@ -222,13 +226,13 @@ class UncertaintyAccumulator:
 
     def reset(self) -> None:
         """Forget everything seen so far."""
-        self.num_classes: Optional[int] = self._init_classes
-        self.num_samples: Optional[int] = None
-        self._chunks: Dict[str, List[Tensor]] = {k: [] for k in self._STAT_KEYS}
+        self.num_classes: int | None = self._init_classes
+        self.num_samples: int | None = None
+        self._chunks: dict[str, list[Tensor]] = {k: [] for k in self._STAT_KEYS}
         self._count = 0
-        self._tp: Optional[Tensor] = None
-        self._pred_count: Optional[Tensor] = None
-        self._true_count: Optional[Tensor] = None
+        self._tp: Tensor | None = None
+        self._pred_count: Tensor | None = None
+        self._true_count: Tensor | None = None
 
     def __len__(self) -> int:
         return self._count
@@ -251,7 +255,9 @@ class UncertaintyAccumulator:
         if self.num_samples is None:
             self.num_samples = s
         elif s != self.num_samples:
-            raise ValueError(f"batch has {s} samples per image, earlier batches had {self.num_samples}")
+            raise ValueError(
+                f"batch has {s} samples per image, earlier batches had {self.num_samples}"
+            )
         labels = _check_labels(labels, b, c).to(probs.device)
         stats = _image_stats(probs, labels)
         stats["label"] = labels
@@ -270,7 +276,7 @@ class UncertaintyAccumulator:
     def _cat(self, key: str) -> Tensor:
         return torch.cat(self._chunks[key]) if self._chunks[key] else torch.zeros(0)
 
-    def compute(self) -> Dict[str, float]:
+    def compute(self) -> dict[str, float]:
         """All metrics over everything seen (see the module docstring for the formulas)."""
         if self._count == 0:
             raise ValueError("no predictions accumulated")
@@ -293,14 +299,14 @@ class UncertaintyAccumulator:
             "n_bins": self.n_bins,
         }
 
-    def reliability(self) -> Dict[str, Any]:
+    def reliability(self) -> dict[str, Any]:
         """Reliability bins of everything seen (format of :func:`reliability_bins`)."""
         if self._count == 0:
             raise ValueError("no predictions accumulated")
         correct = (self._cat("prediction") == self._cat("label")).double()
         return reliability_bins(self._cat("confidence"), correct, self.n_bins)
 
-    def per_image_records(self) -> Dict[str, Tensor]:
+    def per_image_records(self) -> dict[str, Tensor]:
         """Per-image ``prediction``, ``confidence``, ``predictive_entropy``, ``mutual_information``
         (CPU tensors, in update order)."""
         return {k: self._cat(k) for k in PER_IMAGE_KEYS}
@@ -326,19 +332,21 @@ class SampleSweepAccumulator:
     def update(self, sample_logits: Tensor, labels: Tensor) -> None:
         """Add a batch of logits ``[B, S_max, C]`` with ``S_max >= max(samples)``."""
         if sample_logits.dim() != 3 or sample_logits.shape[1] < self.samples[-1]:
-            raise ValueError(f"need logits [B, S>={self.samples[-1]}, C], got {tuple(sample_logits.shape)}")
+            raise ValueError(
+                f"need logits [B, S>={self.samples[-1]}, C], got {tuple(sample_logits.shape)}"
+            )
         probs = probs_from_logits(sample_logits)
         for s, acc in zip(self.samples, self._accs):
             acc.update_probs(probs[:, :s], labels)
 
-    def compute(self) -> List[Dict[str, float]]:
+    def compute(self) -> list[dict[str, float]]:
         """One metrics dict per entry of ``self.samples``."""
         return [acc.compute() for acc in self._accs]
 
 
 def summarize_predictions(
     sample_probs: Tensor, labels: Tensor, n_bins: int = DEFAULT_N_BINS
-) -> Dict[str, float]:
+) -> dict[str, float]:
     """All metrics of a whole split from probabilities ``[N, S, C]`` (or ``[N, C]``).
 
     Returns ``accuracy``, ``macro_f1``, ``ece`` (all %), ``nll``, ``brier``,
@@ -350,14 +358,15 @@ def summarize_predictions(
     return acc.compute()
 
 
-def per_image_records(sample_probs: Tensor) -> Dict[str, Tensor]:
+def per_image_records(sample_probs: Tensor) -> dict[str, Tensor]:
     """Per-image ``prediction``, ``confidence`` (top-1 of the mean probability),
-    ``predictive_entropy`` and ``mutual_information`` from probabilities ``[N, S, C]``/``[N, C]``."""
+    ``predictive_entropy`` and ``mutual_information`` from probabilities ``[N, S, C]``
+    (or ``[N, C]``)."""
     stats = _image_stats(_as_sample_probs(sample_probs), None)
     return {k: stats[k].cpu() for k in PER_IMAGE_KEYS}
 
 
-def format_metrics_lines(metrics: Mapping[str, Any]) -> List[str]:
+def format_metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
     """Log lines in Dassl's evaluator style for the calibration/uncertainty metrics, e.g.
     ``* nll: 0.4321``, ``* ece: 3.21%``. Accuracy and macro-F1 are left to Dassl's evaluator."""
     lines = []
@@ -369,18 +378,18 @@ def format_metrics_lines(metrics: Mapping[str, Any]) -> List[str]:
     return lines
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
     """Tensors / numpy values -> Python numbers or lists; non-finite floats -> None."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         value = value.tolist()  # torch.Tensor, numpy array or numpy scalar
         if isinstance(value, list):
-            return [_jsonable(v) for v in value]
+            return [to_jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -405,26 +414,26 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
 
 
 def write_metrics_json(
-    path: PathLike, metrics: Mapping[str, Any], extra: Optional[Mapping[str, Any]] = None
+    path: PathLike, metrics: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> Path:
     """Write ``metrics`` merged with ``extra`` as one flat JSON object, atomically.
 
     ``extra`` may not redefine a metric key (ValueError). Tensors/numpy scalars become
     Python numbers, non-finite floats become ``null``.
     """
-    payload = dict(_jsonable(dict(metrics)))
+    payload = dict(to_jsonable(dict(metrics)))
     for key, value in (extra or {}).items():
         if key in payload:
             raise ValueError(f"extra key {key!r} clashes with a metric")
-        payload[str(key)] = _jsonable(value)
+        payload[str(key)] = to_jsonable(value)
     return atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
 def write_per_image_csv(
     path: PathLike,
     impaths: Sequence[str],
-    labels: Union[Tensor, Sequence[int]],
-    records: Mapping[str, Union[Tensor, Sequence[float]]],
+    labels: Tensor | Sequence[int],
+    records: Mapping[str, Tensor | Sequence[float]],
 ) -> Path:
     """CSV with header ``impath,label,prediction,confidence,predictive_entropy,mutual_information``.
 

@@ -1,0 +1,5 @@
+"""Checkout shim: ``ImageNetA`` from :mod:`vamp_prompt.data.imagenet` (registered by ``datasets``)."""
+
+from vamp_prompt.data.imagenet import ImageNetA
+
+__all__ = ["ImageNetA"]
