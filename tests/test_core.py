@@ -214,9 +214,9 @@ def test_ablation_switches(tiny_clip, images):
         assert out.logits_cls.shape[1] == (3 if drew_noise else 1)
         assert (out.posterior_logvar is not None) == drew_noise
         if variant == "mmrl":
-            assert out.text_features.shape[0] == 1  # one shared prompt set: MMRL
+            assert out.text_zero_shot_cos.shape[0] == 1  # one shared prompt set: MMRL
         else:
-            assert out.text_features.shape[0] == 3 * out.logits_cls.shape[1]
+            assert out.text_zero_shot_cos.shape[0] == 3 * out.logits_cls.shape[1]
     assert counts["mmrl"]["posterior_networks"] == 0 and counts["mmrl"]["prior_networks"] == 0
     assert counts["sample_specific"]["posterior_networks"] > 0
     assert counts["variational"]["posterior_networks"] > counts["sample_specific"]["posterior_networks"]
@@ -250,7 +250,8 @@ def test_mmrl_variant_is_mmrl(tiny_clip, images):
     with torch.no_grad():
         out = model(images)
         one = model(images[:1])
-    torch.testing.assert_close(out.text_features[0], one.text_features[0])
+    torch.testing.assert_close(out.logits_cls[:1], one.logits_cls)  # no cross-image effect
+    torch.testing.assert_close(out.text_zero_shot_cos, one.text_zero_shot_cos)
     fused = out.logits("fusion", 0.7)
     torch.testing.assert_close(fused, 0.7 * out.logits_cls + 0.3 * out.logits_rep)
 

@@ -6,8 +6,11 @@
 """
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import logging
 import os
+import sys
 import warnings
 from typing import Any, Dict, Optional, Sequence, Union
 
@@ -32,11 +35,27 @@ TINY_ARCH: Dict[str, int] = dict(
 
 
 def import_clip():
-    """Import the ``clip`` package of openai-clip, explaining the known setuptools breakage."""
+    """Import openai-clip's ``clip`` package, explaining the known setuptools breakage.
+
+    Forks such as MaPLe ship their own top-level ``clip`` with an incompatible ``CLIP`` class; when
+    such a package shadows openai-clip (the fork's folder is first on ``sys.path``), openai-clip is
+    loaded from its installed location under a private module name instead.
+    """
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            import clip  # noqa: F401
+            init = _openai_clip_init()
+            current = sys.modules.get("clip")
+            if current is not None and (init is None or _same_file(current.__file__, init)):
+                return current
+            if init is None:  # not installed as a distribution: trust the import path
+                import clip
+                return clip
+            spec = importlib.util.find_spec("clip") if current is None else None
+            if spec is not None and _same_file(spec.origin, init):
+                import clip
+                return clip
+            return _load_private_clip(init)
     except ModuleNotFoundError as err:
         if err.name == "pkg_resources":
             raise ImportError(
@@ -47,7 +66,30 @@ def import_clip():
         if err.name == "clip":
             raise ImportError("The `clip` package is missing. Fix: pip install openai-clip") from err
         raise
-    return clip
+
+
+def _openai_clip_init() -> Optional[str]:
+    try:
+        dist = importlib.metadata.distribution("openai-clip")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = os.path.realpath(str(dist.locate_file("clip/__init__.py")))
+    return path if os.path.isfile(path) else None
+
+
+def _same_file(a: Optional[str], b: str) -> bool:
+    return a is not None and os.path.realpath(a) == b
+
+
+def _load_private_clip(init: str):
+    name = "_vamp_openai_clip"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, init, submodule_search_locations=[os.path.dirname(init)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def tokenize(texts: Union[str, Sequence[str]], context_length: int = 77) -> torch.Tensor:

@@ -44,15 +44,14 @@ def repeat_labels(labels: torch.Tensor, n_samples: int) -> torch.Tensor:
 
 
 def consistency_terms(image_feature: torch.Tensor, zero_shot_image: torch.Tensor,
-                      text_features: torch.Tensor, zero_shot_text: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+                      text_zero_shot_cos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """MMRL's regularisers 1 - cos(f_cls, f_zs) and 1 - mean_c cos(t_c, t_c^zs).
 
-    ``text_features`` is (M, C, E) for M prompt sets (1 for MMRL, B*S for VaMP).
+    ``text_zero_shot_cos`` is cos(t_c, t_c^zs) per prompt set and class, (M, C): M = 1 for
+    MMRL, B*S for VaMP (the mean then also runs over images and samples).
     """
     image_term = 1.0 - F.cosine_similarity(image_feature.float(), zero_shot_image.float(), -1)
-    text_term = 1.0 - F.cosine_similarity(text_features.float(), zero_shot_text.float()[None], -1)
-    return image_term.mean(), text_term.mean()
+    return image_term.mean(), 1.0 - text_zero_shot_cos.float().mean()
 
 
 @dataclass
@@ -71,8 +70,7 @@ class LossParts:
 
 def negative_elbo(logits_cls: torch.Tensor, logits_rep: torch.Tensor, labels: torch.Tensor,
                   image_feature: torch.Tensor, zero_shot_image: torch.Tensor,
-                  text_features: torch.Tensor, zero_shot_text: torch.Tensor,
-                  fusion_alpha: float, consistency_weight: float,
+                  text_zero_shot_cos: torch.Tensor, fusion_alpha: float, consistency_weight: float,
                   kl: Optional[torch.Tensor], kl_weight: float) -> LossParts:
     """The objective. logits are (B, S, C); with ``kl=None`` (deterministic rows) it is MMRL's loss.
 
@@ -83,8 +81,7 @@ def negative_elbo(logits_cls: torch.Tensor, logits_rep: torch.Tensor, labels: to
     targets = repeat_labels(labels, s)
     ce_cls = F.cross_entropy(logits_cls.float().reshape(b * s, c), targets)
     ce_rep = F.cross_entropy(logits_rep.float().reshape(b * s, c), targets)
-    image_term, text_term = consistency_terms(image_feature, zero_shot_image, text_features,
-                                              zero_shot_text)
+    image_term, text_term = consistency_terms(image_feature, zero_shot_image, text_zero_shot_cos)
     likelihood = (fusion_alpha * ce_cls + (1.0 - fusion_alpha) * ce_rep
                   + consistency_weight * (image_term + text_term))
     kl_value = likelihood.new_zeros(()) if kl is None else kl

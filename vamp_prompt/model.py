@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -34,7 +34,7 @@ class ModelOutput:
     logits_rep: torch.Tensor          # (B, S, C)  100 * cos(f_rep, t)
     image_feature: torch.Tensor       # (B, E) prompted CLS feature
     zero_shot_image: torch.Tensor     # (B, E) frozen CLIP feature (f_x before normalisation)
-    text_features: torch.Tensor       # (M, C, E), M = 1 (MMRL) or B*S
+    text_zero_shot_cos: torch.Tensor  # (M, C) cos(t, t_zs) per prompt set; M = 1 (MMRL) or B*S
     posterior_mean: Optional[torch.Tensor] = None    # (P, B, D) latent means, fp32
     posterior_logvar: Optional[torch.Tensor] = None  # (P, B, D), None when deterministic
 
@@ -190,10 +190,15 @@ class VaMPModel(nn.Module):
         budget = self.cfg.text_chunk_mb * 2 ** 20
         return max(1, int(budget // (per_block * blocks)))
 
-    def encode_text_sets(self, prefix: TextPrefix, prompt_sets: torch.Tensor) -> torch.Tensor:
-        """Text features for every (prompt set, class) pair: prompt_sets (P, M, K, D) -> (M, C, E).
+    def encode_text_sets(self, prefix: TextPrefix, prompt_sets: torch.Tensor,
+                         reduce: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+                         = None) -> torch.Tensor:
+        """Text of every (prompt set, class) pair: prompt_sets (P, M, K, D) -> (M, C, E or k).
 
         The M x C sequences are processed as flattened chunks (pair i = set i // C, class i % C).
+        ``reduce(features (n, E), pair_index (n,)) -> (n, k)`` is applied inside each chunk, so
+        only k numbers per pair outlive it: memory then does not grow with M x C x E. In training,
+        chunks are recomputed in the backward pass when there is more than one.
         """
         n_sets, n_classes = prompt_sets.shape[1], prefix.num_classes
         device = prefix.states.device
@@ -206,8 +211,9 @@ class VaMPModel(nn.Module):
         use_checkpoint = grad and total > chunk
 
         def run(pair_index: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-            return self.text_tower.from_prefix(prefix, pair_index % n_classes, sets,
-                                               pair_index // n_classes)
+            feats = self.text_tower.from_prefix(prefix, pair_index % n_classes, sets,
+                                                pair_index // n_classes)
+            return feats if reduce is None else reduce(feats, pair_index)
 
         outputs = []
         for start in range(0, total, chunk):
@@ -225,15 +231,16 @@ class VaMPModel(nn.Module):
         """Logits of all heads for S posterior samples per image.
 
         ``n_samples`` defaults to ``train_samples`` when the prompt modules are in training mode
-        and ``test_samples`` otherwise; the deterministic rows and ``mean_only`` (z = mu) always compute a single sample.
+        and ``test_samples`` otherwise; the deterministic rows and ``mean_only`` (z = mu) always
+        compute a single sample.
         """
         cfg = self.cfg
         pl = self.prompt_learner
-        device = images.device
-        prefix, zero_shot_text = self.class_states(device)
+        prefix, zero_shot_text = self.class_states(images.device)
+        has_prompts = self.schedule.num_layers > 0
 
         # Image side: one pass for the zero-shot and the prompted features.
-        vision_prompts = pl.representation.vision_tokens() if self.schedule.num_layers else None
+        vision_prompts = pl.representation.vision_tokens() if has_prompts else None
         states, zero_shot_image, image_feature = self.vision_tower(images, vision_prompts)
         if states is not None:
             rep_tokens = states[1:1 + cfg.n_rep_tokens].mean(0)
@@ -241,11 +248,13 @@ class VaMPModel(nn.Module):
                 rep_tokens.dtype)
         else:
             rep_feature = image_feature
+        image_dirs = torch.stack([F.normalize(image_feature.float(), dim=-1),
+                                  F.normalize(rep_feature.float(), dim=-1)], dim=1)  # (B, 2, E)
 
         # Text prompts: shared (MMRL) or one set per image and sample (VaMP).
         base = pl.representation.text_tokens()  # (P, K, D)
         post_mean = post_logvar = None
-        if pl.distributions is None or self.schedule.num_layers == 0:
+        if pl.distributions is None or not has_prompts:
             n_samples = 1
             prompt_sets = base[:, None]
         else:
@@ -260,29 +269,33 @@ class VaMPModel(nn.Module):
             p, b = z.shape[:2]
             prompt_sets = base[:, None] + cfg.latent_scale * z.reshape(p, b * n_samples,
                                                                        *z.shape[3:])
-        prompt_arg = prompt_sets if self.schedule.num_layers else None
-        if prompt_arg is None:
-            text = zero_shot_text[None]
-        else:
-            text = self.encode_text_sets(prefix, prompt_arg)
 
-        text = F.normalize(text.float(), dim=-1)
         batch = images.shape[0]
-        text_per_image = text.reshape(-1, n_samples, *text.shape[1:])  # (1 or B, S, C, E)
+        if prompt_sets.shape[1] == 1:
+            # One prompt set for all images: C text features, scored against every image.
+            text = self.encode_text_sets(prefix, prompt_sets)[0] if has_prompts \
+                else zero_shot_text
+            text = F.normalize(text.float(), dim=-1)                       # (C, E)
+            cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]   # (B, 1, 2, C)
+            text_cos = (text * zero_shot_text).sum(-1)[None]               # (1, C)
+        else:
+            # One prompt set per (image, sample): reduce each chunk to 3 cosines per pair.
+            def scores(feats: torch.Tensor, pair_index: torch.Tensor) -> torch.Tensor:
+                t = F.normalize(feats.float(), dim=-1)
+                image = (pair_index // prefix.num_classes) // n_samples
+                heads = torch.einsum("nhe,ne->nh", image_dirs[image], t)
+                zs = (t * zero_shot_text[pair_index % prefix.num_classes]).sum(-1, keepdim=True)
+                return torch.cat([heads, zs], dim=-1)
+
+            pair_scores = self.encode_text_sets(prefix, prompt_sets, scores)  # (B*S, C, 3)
+            cos = pair_scores.reshape(batch, n_samples, -1, 3)[..., :2].transpose(2, 3)
+            text_cos = pair_scores[..., 2]                                     # (B*S, C)
+
         scale = self.logit_scale.float()
-
-        def logits(feature: torch.Tensor) -> torch.Tensor:
-            f = F.normalize(feature.float(), dim=-1)
-            if text_per_image.shape[0] == 1:
-                return scale * torch.einsum("be,sce->bsc", f, text_per_image[0])
-            return scale * torch.einsum("be,bsce->bsc", f, text_per_image)
-
-        out = ModelOutput(logits_cls=logits(image_feature), logits_rep=logits(rep_feature),
-                          image_feature=image_feature, zero_shot_image=zero_shot_image,
-                          text_features=text, posterior_mean=post_mean,
-                          posterior_logvar=post_logvar)
-        assert out.logits_cls.shape[:2] == (batch, n_samples)
-        return out
+        return ModelOutput(logits_cls=scale * cos[:, :, 0], logits_rep=scale * cos[:, :, 1],
+                           image_feature=image_feature, zero_shot_image=zero_shot_image,
+                           text_zero_shot_cos=text_cos, posterior_mean=post_mean,
+                           posterior_logvar=post_logvar)
 
     # ------------------------------------------------------------------------------------- loss
     def kl_divergence(self, out: ModelOutput, labels: torch.Tensor) -> Optional[torch.Tensor]:
@@ -306,9 +319,8 @@ class VaMPModel(nn.Module):
 
     def loss(self, out: ModelOutput, labels: torch.Tensor) -> LossParts:
         """Negative ELBO (see :mod:`vamp_prompt.losses`)."""
-        _, zero_shot_text = self.class_states(labels.device)
         return negative_elbo(out.logits_cls, out.logits_rep, labels, out.image_feature,
-                             out.zero_shot_image, out.text_features, zero_shot_text,
+                             out.zero_shot_image, out.text_zero_shot_cos,
                              self.cfg.fusion_alpha, self.cfg.consistency_weight,
                              self.kl_divergence(out, labels), self.cfg.kl_weight)
 

@@ -49,6 +49,16 @@ _TO_CORE = {
 }
 
 TASKS = ("B2N", "XD", "DG", "FS")
+#: MMRL's scripts call cross-dataset "CD".
+TASK_ALIASES = {"CD": "XD"}
+
+
+def canonical_task(task: str) -> str:
+    """B2N (base-to-new), XD (cross-dataset; MMRL's CD), DG (domain generalisation), FS."""
+    task = TASK_ALIASES.get(str(task).upper(), str(task).upper())
+    if task not in TASKS:
+        raise ValueError(f"TASK must be one of {TASKS} (or MMRL's CD), got {task!r}")
+    return task
 
 
 def add_vamp_config(cfg) -> None:

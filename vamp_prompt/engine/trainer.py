@@ -25,7 +25,7 @@ from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_me
 from ..model import VaMPModel, average_probabilities, compute_prototypes
 from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
                          load_checkpoint, save_checkpoint)
-from .config import TASKS, VAMP_KEYS, resolved_dataset_settings, vamp_config_from_cfg
+from .config import VAMP_KEYS, canonical_task, resolved_dataset_settings, vamp_config_from_cfg
 from .schedule import build_optimizer, build_schedule
 
 MODEL_NAME = "prompt_learner"      # checkpoint sub-folder, as in the CoOp family
@@ -63,7 +63,7 @@ def evaluation_head(task: str, subsample: str, trained_on: Optional[str], datase
         return override
     if subsample == "new":
         return "cls"
-    if task in ("XD", "DG") and trained_on is not None and trained_on != dataset:
+    if canonical_task(task) in ("XD", "DG") and trained_on is not None and trained_on != dataset:
         return "cls"
     return "fusion"
 
@@ -85,8 +85,7 @@ class VaMP(TrainerX):
                              f"{cfg.TRAINER.VAMP.PREC!r}")
         if cfg.TRAINER.VAMP.EVAL_HEAD not in ("auto",) + HEADS:
             raise ValueError(f"TRAINER.VAMP.EVAL_HEAD must be auto, fusion, cls or rep")
-        if cfg.TASK not in TASKS:
-            raise ValueError(f"TASK must be one of {TASKS}, got {cfg.TASK!r}")
+        canonical_task(cfg.TASK)
         vamp_config_from_cfg(cfg)  # validates every core value now, before data loading
 
     def build_data_loader(self) -> None:
@@ -227,7 +226,8 @@ class VaMP(TrainerX):
     def _check(self, payload: dict, path: str, resuming: bool) -> None:
         check_architecture(payload, self.vamp_cfg.to_dict(), path)
         check_class_set(payload, self.classnames, self.cfg.DATASET.NAME,
-                        self.cfg.DATASET.SUBSAMPLE_CLASSES, self.cfg.TASK, path, resuming)
+                        self.cfg.DATASET.SUBSAMPLE_CLASSES, canonical_task(self.cfg.TASK), path,
+                        resuming)
 
     def resume_model_if_exist(self, directory) -> int:
         folder = os.path.join(directory, MODEL_NAME)
