@@ -18,6 +18,7 @@ import warnings
 
 # openai-clip and wilds (imported by Dassl) use pkg_resources, which warns on every start.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+os.environ.setdefault("OUTDATED_IGNORE", "1")  # wilds (via Dassl) would check PyPI on import
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,6 +1,10 @@
 """Shared fixtures: a tiny random CLIP with the real structure, saved as a state dict."""
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OUTDATED_IGNORE", "1")  # wilds (via Dassl) would look for updates online
+
 import pytest
 import torch
 

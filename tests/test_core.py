@@ -301,3 +301,23 @@ def test_training_chunks_give_same_gradients_as_one_chunk(tiny_clip, images):
         model.loss(model(images, noise=noise), labels).total.backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.trainable_parameters()]))
     torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+
+
+def test_bf16_autocast_keeps_posterior_kl_and_logits_in_fp32(tiny_clip, images):
+    model = make_model(tiny_clip).train()
+    labels = torch.tensor([0, 1, 2])
+    noise = torch.randn(7, 3, 1, K, 64, generator=torch.Generator().manual_seed(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(images, noise=noise)
+        parts = model.loss(out, labels)
+    assert out.posterior_mean.dtype == torch.float32
+    assert out.posterior_logvar.dtype == torch.float32
+    assert out.logits_cls.dtype == torch.float32 and parts.kl.dtype == torch.float32
+    assert torch.isfinite(parts.total)
+    parts.total.backward()
+    reference = model(images, noise=noise)  # fp32
+    cos = out.logits_cls / model.logit_scale
+    torch.testing.assert_close(cos, reference.logits_cls.detach() / model.logit_scale,
+                               atol=0.05, rtol=0)
+    # The class cache is kept per precision: fp32 after bf16 does not reuse bf16 states.
+    assert model.class_states(images.device)[0].states.dtype == torch.float32
