@@ -65,6 +65,9 @@ def setup_cfg(args):
             except KeyError as err:
                 raise UserError(f"Unknown config key in {path}: {err.args[0]}. Fix: correct the key "
                                 "(VaMP's keys are listed in README.md, 'Config keys').") from None
+            except Exception as err:  # yacs type mismatch, YAML syntax error
+                raise UserError(f"Cannot merge {path}: {err}. Fix: correct the file "
+                                "(compare with the files in configs/).") from None
     if args.root:
         cfg.DATASET.ROOT = args.root
     if args.output_dir:
@@ -124,6 +127,10 @@ def run(args) -> None:
     if args.eval_only and args.model_dir and not os.path.isdir(args.model_dir):
         raise UserError(f"--model-dir {args.model_dir} does not exist. Fix: run the training "
                         "script first, or pass the directory it wrote.")
+    if args.eval_only and os.path.isdir(os.path.join(cfg.OUTPUT_DIR, "prompt_learner")):
+        raise UserError(f"--output-dir {cfg.OUTPUT_DIR} holds a training run; evaluating into it "
+                        "would overwrite its results. Fix: pass another --output-dir (the test "
+                        "scripts use output/.../test_new/...).")
     if cfg.SEED >= 0:
         set_random_seed(cfg.SEED)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
@@ -148,27 +155,38 @@ def run(args) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        import dassl  # noqa: F401
+    except ImportError:
+        print("ERROR: Dassl is not installed. Fix: install it from "
+              "https://github.com/KaiyangZhou/Dassl.pytorch (README, 'Install').", file=sys.stderr)
+        return 2
     from vamp_prompt.data import DatasetLayoutError
     from vamp_prompt.engine.checkpoint import CheckpointError
+    from vamp_prompt.engine.config import ConfigError
+    from vamp_prompt.engine.trainer import ImageReadError
 
-    known = (UserError, DatasetLayoutError, CheckpointError, OSError)
     try:
         run(args)
-    except known as err:
-        if isinstance(err, OSError) and not _is_user_os_error(err):
-            raise
-        sys.stdout.flush()
-        print(f"ERROR: {err}", file=sys.stderr)
-        if hasattr(sys.stdout, "write") and sys.stdout is not sys.__stdout__:
-            print(f"ERROR: {err}")  # also into log.txt
+    except (UserError, ConfigError, DatasetLayoutError, CheckpointError, ImageReadError,
+            FileNotFoundError) as err:
+        report(err)
         return 2
     return 0
 
 
-def _is_user_os_error(err: OSError) -> bool:
-    from vamp_prompt.engine.trainer import ImageReadError
-
-    return isinstance(err, (ImageReadError, FileNotFoundError))
+def report(err: BaseException) -> None:
+    """One line on stderr (and in log.txt once the log exists), without worker tracebacks."""
+    message = str(err)
+    if "Original Traceback" in message:  # re-raised from a DataLoader worker
+        last = message.strip().splitlines()[-1]
+        message = last.split(": ", 1)[1] if ": " in last else last
+    sys.stdout.flush()
+    log_file = getattr(sys.stdout, "file", None)  # Dassl's Logger tees stdout into log.txt
+    if log_file is not None:
+        log_file.write(f"ERROR: {message}\n")
+        log_file.flush()
+    print(f"ERROR: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

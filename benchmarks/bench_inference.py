@@ -8,8 +8,9 @@ For C in {100, 1000} classes and S in {1, 10} samples it prints images/s of the 
 (`vamp_prompt.reference`: per image and sample, full image towers and the full 77-token, 12-block
 text tower) and of the fast path (`VaMPModel.predict`), their ratio, the ratio a FLOP model
 predicts, the peak memory of evaluation and of a training step, and a profile of the fast path.
-Each measurement runs in its own process, so peak memory (Linux VmHWM, reset after set-up; CUDA:
-max_memory_allocated) belongs to that measurement alone. The naive loop repeats the same
+Each measurement runs in its own process, so peak memory (Linux VmHWM, reset after set-up, with
+glibc told to return large freed blocks at once; CUDA: max_memory_allocated) belongs to that
+measurement alone. The naive loop repeats the same
 computation S times per image, so by default it is timed on ``--naive-samples`` samples and scaled
 to S (marked "extrapolated"); ``--naive-samples 0`` times every sample.
 """
@@ -164,9 +165,14 @@ def worker(job: dict) -> dict:
     return result
 
 
+#: glibc otherwise keeps freed activation memory in its heap (dynamic mmap threshold), so RSS
+#: would count fragmentation, not live tensors; with a fixed threshold large blocks are returned.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
 def run_job(job: dict) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=dict(os.environ, **MALLOC_ENV))
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker failed for {job}:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

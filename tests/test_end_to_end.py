@@ -24,18 +24,19 @@ pytest.importorskip("dassl", reason="Dassl is not installed (pip install it from
 from vamp_prompt.demo import prepare  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_SUBDIR = "base2new/train_base/dtd/shots_16/VaMP/vit_b16_base2new/seed1"
-TEST_SUBDIR = "base2new/test_new/dtd/shots_16/VaMP/vit_b16_base2new/seed1"
+TRAIN_SUBDIR = "base2new/train_base/dtd/shots_4/VaMP/vit_b16_base2new/seed1"
+TEST_SUBDIR = "base2new/test_new/dtd/shots_4/VaMP/vit_b16_base2new/seed1"
 
 
 def overrides(clip: str, epochs: int = 1) -> list:
     return ["MODEL.BACKBONE.NAME", clip, "INPUT.SIZE", "(64,64)", "OPTIM.MAX_EPOCH", str(epochs),
             "DATALOADER.NUM_WORKERS", "0", "DATALOADER.TEST.BATCH_SIZE", "50",
-            "DATASET.NUM_SHOTS", "4", "TRAINER.VAMP.TEST_SAMPLES", "3"]
+            "TRAINER.VAMP.TEST_SAMPLES", "3"]
 
 
 def run_script(name: str, args: list, data: str, output: str, check: bool = True):
-    env = dict(os.environ, DATA=data, OUTPUT=output, PYTHON=sys.executable, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, DATA=data, OUTPUT=output, PYTHON=sys.executable, PYTHONUNBUFFERED="1",
+               SHOTS="4")
     proc = subprocess.run(["bash", f"scripts/vamp/{name}", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
@@ -44,6 +45,7 @@ def run_script(name: str, args: list, data: str, output: str, check: bool = True
 
 
 def run_train_py(args: list):
+    args = [*args, "DATASET.NUM_SHOTS", "4"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, "train.py", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -142,7 +144,7 @@ def test_interrupted_training_resumes_to_the_same_model(workspace, tmp_path):
 
     resumed = os.path.join(str(tmp_path), "resumed")
     env = dict(os.environ, DATA=workspace["data"], OUTPUT=resumed, PYTHON=sys.executable,
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", SHOTS="4")
     proc = subprocess.Popen(["bash", "scripts/vamp/base2new_train.sh", "dtd", "1", *ov], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -210,9 +212,11 @@ def test_unreadable_image(workspace, tmp_path):
     split = json.load(open(data / "dtd" / "split_zhou_DescribableTextures.json"))
     for rel, _, _ in split["train"] + split["val"] + split["test"]:
         (data / "dtd" / "images" / rel).write_bytes(b"this is not a jpeg")
-    proc = run_script("base2new_train.sh", ["dtd", "1", *workspace["ov"]], str(data),
-                      str(tmp_path / "out"), check=False)
+    proc = run_script("base2new_train.sh", ["dtd", "1", *workspace["ov"],
+                                            "DATALOADER.NUM_WORKERS", "1"],
+                      str(data), str(tmp_path / "out"), check=False)
     assert_refused(proc, str(data / "dtd" / "images"), "image")
+    assert "Original Traceback" not in proc.stderr  # the worker's traceback is not the message
 
 
 def test_eval_only_without_checkpoint(workspace, tmp_path):
@@ -246,4 +250,30 @@ def test_checkpoint_from_another_class_set_and_earlier_results_intact(workspace,
                          "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
                          *workspace["ov"], "TRAINER.VAMP.NOT_A_KEY", "1"])
     assert_refused(proc, "TRAINER.VAMP.NOT_A_KEY", "Unknown config key")
-    assert digest(workspace["output"]) == before
+    # Rerunning a finished run with other training settings is refused, not mixed.
+    proc = run_train_py(["--root", workspace["data"], "--trainer", "VaMP", "--seed", "1",
+                         "--output-dir", model_dir,
+                         "--dataset-config-file", "configs/datasets/dtd.yaml",
+                         "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
+                         *workspace["ov"], "DATASET.SUBSAMPLE_CLASSES", "base",
+                         "TRAINER.VAMP.BETA", "0.5"])
+    assert_refused(proc, "other settings", "TRAINER.VAMP.BETA: 0.1 -> 0.5")
+    # Evaluating into a training run's folder would overwrite its results: refused.
+    proc = run_train_py(["--root", workspace["data"], "--trainer", "VaMP", "--eval-only",
+                         "--model-dir", model_dir, "--output-dir", model_dir,
+                         "--dataset-config-file", "configs/datasets/dtd.yaml",
+                         "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
+                         *workspace["ov"], "DATASET.SUBSAMPLE_CLASSES", "new"])
+    assert_refused(proc, "holds a training run")
+    # A bad value is named before anything is loaded.
+    proc = run_train_py(["--root", workspace["data"], "--trainer", "VaMP",
+                         "--output-dir", str(tmp_path / "bad_value"),
+                         "--dataset-config-file", "configs/datasets/dtd.yaml",
+                         "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
+                         *workspace["ov"], "TRAINER.VAMP.PREC", "fp8"])
+    assert_refused(proc, "TRAINER.VAMP.PREC", "fp8")
+    proc = run_script("base2new_train.sh", ["dtd", "1", "DATASET.NUM_SHOTS", "8"],
+                      workspace["data"], workspace["output"], check=False)
+    assert_refused(proc, "SHOTS=K")
+    after = digest(workspace["output"])  # a refused rerun may add a log-<time>, never rewrite
+    assert {k: after.get(k) for k in before} == before

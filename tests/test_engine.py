@@ -85,3 +85,13 @@ def test_schedule_constant_warmup_then_cosine_and_state_roundtrip():
     sched2 = WarmupCosineSchedule(opt2, max_epoch=10, warmup_epoch=1, warmup_lr=1e-5)
     sched2.load_state_dict(state)
     assert opt2.param_groups[0]["lr"] == pytest.approx(lrs[-1])
+
+
+def test_latest_epoch_file_ignores_temporary_files(tmp_path):
+    from vamp_prompt.engine.checkpoint import latest_epoch_file
+
+    for name in ("model.pth.tar-2", "model.pth.tar-10", "model.pth.tar-10.tmp-4321",
+                 "resume.pth.tar", "model-best.pth.tar"):
+        (tmp_path / name).write_bytes(b"")
+    assert latest_epoch_file(str(tmp_path)) == str(tmp_path / "model.pth.tar-10")
+    assert latest_epoch_file(str(tmp_path / "missing")) is None

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import warnings
+from types import ModuleType
 from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
@@ -34,7 +35,7 @@ TINY_ARCH: Dict[str, int] = dict(
 )
 
 
-def import_clip():
+def import_clip() -> ModuleType:
     """Import openai-clip's ``clip`` package, explaining the known setuptools breakage.
 
     Forks such as MaPLe ship their own top-level ``clip`` with an incompatible ``CLIP`` class; when
@@ -81,7 +82,7 @@ def _same_file(a: Optional[str], b: str) -> bool:
     return a is not None and os.path.realpath(a) == b
 
 
-def _load_private_clip(init: str):
+def _load_private_clip(init: str) -> ModuleType:
     name = "_vamp_openai_clip"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(

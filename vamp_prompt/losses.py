@@ -8,7 +8,7 @@ The expectation is estimated with the S reparameterised samples; -log p(y|x,z) i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from torch.nn import functional as F
@@ -40,6 +40,7 @@ def layer_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor,
 
 
 def repeat_labels(labels: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """(B,) -> (B * S,): each label once per sample, matching logits reshaped from (B, S, C)."""
     return labels[:, None].expand(-1, n_samples).reshape(-1)
 
 
@@ -64,7 +65,7 @@ class LossParts:
     image_consistency: torch.Tensor
     text_consistency: torch.Tensor
 
-    def as_floats(self) -> dict:
+    def as_floats(self) -> Dict[str, float]:
         return {k: float(v.detach()) for k, v in self.__dict__.items()}
 
 

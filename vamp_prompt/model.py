@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -150,8 +150,9 @@ class VaMPModel(nn.Module):
 
     def _cache_key(self, device: torch.device) -> tuple:
         params = list(self.text_tower.parameters())
-        return (tuple(self.classnames), self.template, device, torch.is_autocast_enabled(),
-                torch.get_autocast_dtype(device.type) if device.type in ("cuda", "cpu") else None,
+        autocast = torch.is_autocast_enabled(device.type)
+        return (tuple(self.classnames), self.template, device, autocast,
+                torch.get_autocast_dtype(device.type) if autocast else None,
                 tuple((p.data_ptr(), p._version) for p in params))
 
     def class_states(self, device: torch.device) -> tuple[TextPrefix, torch.Tensor]:
@@ -205,7 +206,7 @@ class VaMPModel(nn.Module):
         total = n_sets * n_classes
         grad = torch.is_grad_enabled() and prompt_sets.requires_grad
         seq_len = prefix.states.shape[0] + prompt_sets.shape[2]
-        dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled() \
+        dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) \
             else prefix.states.dtype
         chunk = self.sequences_per_chunk(seq_len, dtype, grad)
         use_checkpoint = grad and total > chunk
@@ -343,7 +344,9 @@ class VaMPModel(nn.Module):
 
 
 @torch.no_grad()
-def compute_prototypes(model: VaMPModel, batches, num_classes: int) -> torch.Tensor:
+def compute_prototypes(model: VaMPModel,
+                       batches: Iterable[Tuple[torch.Tensor, torch.Tensor]],
+                       num_classes: int) -> torch.Tensor:
     """o_y = mean over class-y images of the normalised frozen CLIP feature, (C, E) in fp32.
 
     ``batches`` yields (images, labels) (test-time transform, no augmentation).

@@ -91,11 +91,9 @@ class TextPromptDistributions(nn.Module):
         return mean, self._clamp(torch.stack([v for _, v in outs]))
 
     def prior_params(self, class_code: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Class-aware prior N(mu_hat, sigma_hat^2), (P, B, D); N(0, I) without class prior."""
+        """Class-aware prior N(mu_hat, sigma_hat^2), (P, B, D) in fp32 (full VaMP only)."""
         if self.prior is None:
-            zeros = class_code.new_zeros(len(self.posterior), class_code.shape[0],
-                                         self.posterior[0].mean.out_features, dtype=torch.float32)
-            return zeros, zeros
+            raise RuntimeError("this variant has no class-aware prior (its prior is N(0, I))")
         outs = [net(class_code) for net in self.prior]
         return torch.stack([m for m, _ in outs]), self._clamp(torch.stack([v for _, v in outs]))
 

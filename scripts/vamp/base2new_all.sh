@@ -5,10 +5,18 @@
 source "$(dirname "$0")/common.sh"
 DATASETS="${DATASETS:-imagenet caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101}"
 SEEDS="${SEEDS:-1 2 3}"
+FAILED=()
 for DATASET in $DATASETS; do
   for SEED in $SEEDS; do
-    bash scripts/vamp/base2new_train.sh "$DATASET" "$SEED" "$@"
-    bash scripts/vamp/base2new_test.sh "$DATASET" "$SEED" "$@"
+    if bash scripts/vamp/base2new_train.sh "$DATASET" "$SEED" "$@"; then
+      bash scripts/vamp/base2new_test.sh "$DATASET" "$SEED" "$@" || FAILED+=("test $DATASET seed$SEED")
+    else
+      FAILED+=("train $DATASET seed$SEED")
+    fi
   done
 done
-"$PYTHON" -m vamp_prompt.results "$OUTPUT"
+"$PYTHON" -m vamp_prompt.results "$OUTPUT" || true
+if [ ${#FAILED[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${FAILED[@]}" >&2
+  exit 1
+fi

@@ -4,7 +4,8 @@
 source "$(dirname "$0")/common.sh"
 DATASET=${1:?usage: $0 DATASET SEED [KEY VALUE ...]}; SEED=${2:?usage: $0 DATASET SEED [KEY VALUE ...]}; shift 2
 require_data; require_dataset_config "$DATASET"
-if [ "$DATASET" = imagenet ]; then CFG="${CFG:-vit_b16_base2new_imagenet}"; else CFG="${CFG:-vit_b16_base2new}"; fi
+reject_shot_override "$@"
+CFG="$(base2new_cfg "$DATASET")"
 DIR="$OUTPUT/base2new/train_base/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
 skip_if_done "$DIR"
 "$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \

@@ -6,9 +6,13 @@
 #   PYTHON  python executable (default: python)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# Relative DATA / OUTPUT paths are taken from where the script was called, then we cd to the repo.
+CALLER_DIR="$PWD"
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$CALLER_DIR/$1" ;; esac; }
+if [ -n "${DATA:-}" ]; then DATA="$(absolute "$DATA")"; fi
+OUTPUT="$(absolute "${OUTPUT:-output}")"
 cd "$REPO"
 TRAINER=VaMP
-OUTPUT="${OUTPUT:-output}"
 SHOTS="${SHOTS:-16}"
 PYTHON="${PYTHON:-python}"
 
@@ -27,6 +31,26 @@ require_dataset_config() {
   fi
 }
 
+# reject_shot_override ARGS...: the shot count names the output folder, so it comes from SHOTS.
+reject_shot_override() {
+  for arg in "$@"; do
+    if [ "$arg" = DATASET.NUM_SHOTS ]; then
+      echo "ERROR: set the number of shots with SHOTS=K (it names the output folder), not with" \
+        "a DATASET.NUM_SHOTS override." >&2
+      exit 2
+    fi
+  done
+}
+
+# base2new_cfg DATASET: the trainer config; ImageNet uses <cfg>_imagenet when that file exists.
+base2new_cfg() {
+  local cfg="${CFG:-vit_b16_base2new}"
+  if [ "$1" = imagenet ] && [ -f "configs/trainers/$TRAINER/${cfg}_imagenet.yaml" ]; then
+    cfg="${cfg}_imagenet"
+  fi
+  echo "$cfg"
+}
+
 # skip_if_done DIR: a job whose DONE marker exists is finished; never redo or overwrite it.
 skip_if_done() {
   if [ -f "$1/DONE" ]; then
@@ -38,7 +62,7 @@ skip_if_done() {
 # last_epoch TRAIN_DIR: the epoch of the newest final checkpoint the training run wrote.
 last_epoch() {
   local ckpt
-  ckpt=$(ls "$1/prompt_learner" 2>/dev/null | sed -n 's/^model\.pth\.tar-\([0-9]\+\)$/\1/p' | sort -n | tail -1)
+  ckpt=$(ls "$1/prompt_learner" 2>/dev/null | sed -n 's/^model\.pth\.tar-\([0-9][0-9]*\)$/\1/p' | sort -n | tail -1)
   if [ ! -f "$1/DONE" ] || [ -z "$ckpt" ]; then
     echo "ERROR: no finished training run in $1 (no DONE marker or no model.pth.tar-<epoch>)." \
       "Fix: run the matching train script first, with the same dataset, seed and overrides." >&2

@@ -5,8 +5,10 @@
 # usage: bash scripts/vamp/demo.sh [WORKDIR]   (default: output/demo)
 source "$(dirname "$0")/common.sh"
 WORK="${1:-output/demo}"
-eval "$("$PYTHON" -m vamp_prompt.demo "$WORK")"   # sets DATA and CLIP
-export DATA OUTPUT="$WORK/output"
+WORK="$(absolute "$WORK")"
+"$PYTHON" -m vamp_prompt.demo "$WORK"   # writes $WORK/data and $WORK/tiny_clip.pt
+export DATA="$WORK/data" OUTPUT="$WORK/output"
+CLIP="$WORK/tiny_clip.pt"
 OVERRIDES=(MODEL.BACKBONE.NAME "$CLIP" INPUT.SIZE "(64,64)" OPTIM.MAX_EPOCH 2
            DATALOADER.NUM_WORKERS 0 DATALOADER.TEST.BATCH_SIZE 50 TRAIN.PRINT_FREQ 10
            TRAINER.VAMP.SAVE_PER_IMAGE True TRAINER.VAMP.UNCERTAINTY_ANALYSIS True)

@@ -4,10 +4,17 @@
 source "$(dirname "$0")/common.sh"
 TARGETS="${TARGETS:-caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101 imagenet_v2 imagenet_sketch imagenet_a imagenet_r}"
 SEEDS="${SEEDS:-1 2 3}"
+FAILED=()
 for SEED in $SEEDS; do
-  bash scripts/vamp/xd_train.sh "$SEED" "$@"
+  if ! bash scripts/vamp/xd_train.sh "$SEED" "$@"; then
+    FAILED+=("train imagenet seed$SEED"); continue
+  fi
   for DATASET in $TARGETS; do
-    bash scripts/vamp/xd_test.sh "$DATASET" "$SEED" "$@"
+    bash scripts/vamp/xd_test.sh "$DATASET" "$SEED" "$@" || FAILED+=("test $DATASET seed$SEED")
   done
 done
-"$PYTHON" -m vamp_prompt.results "$OUTPUT"
+"$PYTHON" -m vamp_prompt.results "$OUTPUT" || true
+if [ ${#FAILED[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${FAILED[@]}" >&2
+  exit 1
+fi

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/common.sh"
 DATASET=${1:?usage: $0 DATASET SEED [KEY VALUE ...]}; SEED=${2:?usage: $0 DATASET SEED [KEY VALUE ...]}; shift 2
 SOURCE="${SOURCE:-imagenet}"
+reject_shot_override "$@"
 require_data; require_dataset_config "$DATASET"
 CFG="${CFG:-vit_b16_cross_dataset}"
 TRAIN_DIR="$OUTPUT/cross_dataset/train_source/$SOURCE/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/common.sh"
 SEED=${1:?usage: $0 SEED [KEY VALUE ...]}; shift 1
 SOURCE="${SOURCE:-imagenet}"
+reject_shot_override "$@"
 require_data; require_dataset_config "$SOURCE"
 CFG="${CFG:-vit_b16_cross_dataset}"
 DIR="$OUTPUT/cross_dataset/train_source/$SOURCE/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"

@@ -7,7 +7,7 @@ __all__ = ["VAMP_KEYS", "add_vamp_config", "resolved_dataset_settings", "vamp_co
            "register"]
 
 
-def register():
+def register() -> type:
     """Import the trainer module (registering ``VaMP`` once) and return the class."""
     from .trainer import VaMP
 

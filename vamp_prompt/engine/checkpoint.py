@@ -6,15 +6,17 @@ reads it). The frozen CLIP is never stored: it is reloaded from MODEL.BACKBONE.N
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Dict, Optional, Sequence
 
 import torch
 
+from .config import CORE_TO_YACS
+
 FORMAT = "vamp-checkpoint-v1"
+_EPOCH_FILE = re.compile(r"model\.pth\.tar-(\d+)")
 #: Core config fields that change parameter shapes: a mismatch cannot be loaded.
 ARCHITECTURE_KEYS = ("variant", "n_rep_tokens", "rep_dim", "first_prompt_layer", "generator_rank")
-_CORE_TO_YACS = {"variant": "VARIANT", "n_rep_tokens": "N_REP_TOKENS", "rep_dim": "REP_DIM",
-                 "first_prompt_layer": "FIRST_PROMPT_LAYER", "generator_rank": "GENERATOR_RANK"}
 
 
 class CheckpointError(RuntimeError):
@@ -51,8 +53,8 @@ def check_architecture(payload: Dict[str, Any], current: Dict[str, Any], path: s
     for key in ARCHITECTURE_KEYS:
         if key in saved and saved[key] != current[key]:
             raise CheckpointError(
-                f"{path} was trained with TRAINER.VAMP.{_CORE_TO_YACS[key]}={saved[key]!r}, but this "
-                f"run has {current[key]!r}. Fix: pass TRAINER.VAMP.{_CORE_TO_YACS[key]} "
+                f"{path} was trained with TRAINER.VAMP.{CORE_TO_YACS[key]}={saved[key]!r}, but this "
+                f"run has {current[key]!r}. Fix: pass TRAINER.VAMP.{CORE_TO_YACS[key]} "
                 f"{saved[key]!r} (or use the config the model was trained with).")
 
 
@@ -89,6 +91,5 @@ def latest_epoch_file(directory: str) -> Optional[str]:
     """The newest ``model.pth.tar-<epoch>`` in a directory, or None."""
     if not os.path.isdir(directory):
         return None
-    epochs = [int(f.rsplit("-", 1)[1]) for f in os.listdir(directory)
-              if f.startswith("model.pth.tar-") and f.rsplit("-", 1)[1].isdigit()]
+    epochs = [int(m.group(1)) for m in map(_EPOCH_FILE.fullmatch, os.listdir(directory)) if m]
     return os.path.join(directory, f"model.pth.tar-{max(epochs)}") if epochs else None

@@ -48,6 +48,13 @@ _TO_CORE = {
     "TEST_SAMPLES": "test_samples", "INFERENCE": "inference", "TEXT_CHUNK_MB": "text_chunk_mb",
 }
 
+class ConfigError(ValueError):
+    """A config value VaMP cannot run with; the message names the key and the fix."""
+
+
+#: Core field name -> yacs key, for messages.
+CORE_TO_YACS = {core: key for key, core in _TO_CORE.items()}
+
 TASKS = ("B2N", "XD", "DG", "FS")
 #: MMRL's scripts call cross-dataset "CD".
 TASK_ALIASES = {"CD": "XD"}
@@ -57,11 +64,11 @@ def canonical_task(task: str) -> str:
     """B2N (base-to-new), XD (cross-dataset; MMRL's CD), DG (domain generalisation), FS."""
     task = TASK_ALIASES.get(str(task).upper(), str(task).upper())
     if task not in TASKS:
-        raise ValueError(f"TASK must be one of {TASKS} (or MMRL's CD), got {task!r}")
+        raise ConfigError(f"TASK must be one of {TASKS} (or MMRL's CD), got {task!r}")
     return task
 
 
-def add_vamp_config(cfg) -> None:
+def add_vamp_config(cfg: Any) -> None:
     """Declare every key VaMP reads (idempotent; existing values are kept).
 
     Adds ``TRAINER.VAMP.*``, and ``DATASET.SUBSAMPLE_CLASSES`` ('all') and ``TASK`` ('B2N') only
@@ -92,7 +99,7 @@ def dataset_defaults() -> Dict[str, Dict[str, Any]]:
         return yaml.safe_load(f)
 
 
-def resolved_dataset_settings(cfg) -> Dict[str, Any]:
+def resolved_dataset_settings(cfg: Any) -> Dict[str, Any]:
     """Template, lambda and d_r for this run: explicit config values, else per-dataset defaults."""
     v = cfg.TRAINER.VAMP
     defaults = dataset_defaults().get(cfg.DATASET.NAME,
@@ -105,7 +112,7 @@ def resolved_dataset_settings(cfg) -> Dict[str, Any]:
     }
 
 
-def vamp_config_from_cfg(cfg) -> VaMPConfig:
+def vamp_config_from_cfg(cfg: Any) -> VaMPConfig:
     """The one mapping from yacs keys to the core's validated config."""
     v = cfg.TRAINER.VAMP
     values = {core: v[key] for key, core in _TO_CORE.items()}

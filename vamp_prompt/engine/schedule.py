@@ -2,10 +2,11 @@
 
 Dassl 0.6.3's warm-up schedulers pass ``verbose`` to ``LRScheduler`` (removed in torch 2.7) and
 pickle whole scheduler objects into checkpoints (refused by ``torch.load(weights_only=True)``).
-This schedule has a plain-number state and the same behaviour as Dassl's cosine + warm-up:
+This schedule has a plain-number state and follows Dassl's cosine + warm-up (with
+WARMUP_RECOUNT, the default of the family's configs):
 
     lr(e) = warmup_lr                                      for e < W  (constant warm-up)
-          = warmup_lr + (base - warmup_lr) * e / W         for e < W  (linear warm-up)
+          = warmup_lr if e == 0 else base * e / W          for e < W  (linear warm-up)
           = 0.5 * base * (1 + cos(pi * (e - W') / E))      otherwise, W' = W if recount else 0
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ import torch
 
 
 class WarmupCosineSchedule:
+    """Epoch-level cosine schedule with an optional constant or linear warm-up (see above)."""
+
     def __init__(self, optimizer: torch.optim.Optimizer, max_epoch: int, warmup_epoch: int = 0,
                  warmup_type: str = "constant", warmup_lr: float = 1e-5, recount: bool = True):
         if warmup_type not in ("constant", "linear"):
@@ -35,7 +38,7 @@ class WarmupCosineSchedule:
         if epoch < self.warmup_epoch:
             if self.warmup_type == "constant":
                 return [self.warmup_lr for _ in self.base_lrs]
-            return [self.warmup_lr + (b - self.warmup_lr) * epoch / self.warmup_epoch
+            return [self.warmup_lr if epoch == 0 else b * epoch / self.warmup_epoch
                     for b in self.base_lrs]
         t = epoch - self.warmup_epoch if self.recount else epoch
         return [0.5 * b * (1.0 + math.cos(math.pi * t / self.max_epoch)) for b in self.base_lrs]
@@ -58,6 +61,19 @@ class WarmupCosineSchedule:
         self.epoch = int(state["epoch"])
         self.base_lrs = [float(x) for x in state["base_lrs"]]
         self._apply()
+
+
+def validate_optim(optim_cfg) -> None:
+    """Refuse OPTIM settings VaMP does not implement, before any data is loaded."""
+    if optim_cfg.NAME.lower() not in ("adamw", "adam", "sgd"):
+        raise ValueError(f"OPTIM.NAME {optim_cfg.NAME!r} is not supported by VaMP: use adamw, "
+                         "adam or sgd")
+    if optim_cfg.LR_SCHEDULER != "cosine":
+        raise ValueError(f"OPTIM.LR_SCHEDULER {optim_cfg.LR_SCHEDULER!r} is not supported by "
+                         "VaMP: use cosine")
+    if optim_cfg.WARMUP_EPOCH > 0 and optim_cfg.WARMUP_TYPE not in ("constant", "linear"):
+        raise ValueError(f"OPTIM.WARMUP_TYPE must be constant or linear, got "
+                         f"{optim_cfg.WARMUP_TYPE!r}")
 
 
 def build_optimizer(params, optim_cfg) -> torch.optim.Optimizer:

@@ -25,9 +25,13 @@ from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_me
 from ..model import VaMPModel, average_probabilities, compute_prototypes
 from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
                          load_checkpoint, save_checkpoint)
-from .config import VAMP_KEYS, canonical_task, resolved_dataset_settings, vamp_config_from_cfg
+from .config import (VAMP_KEYS, ConfigError, canonical_task, resolved_dataset_settings,
+                     vamp_config_from_cfg)
 from .schedule import build_optimizer, build_schedule
 
+#: Keys that only affect evaluation: changing them between training and testing is expected.
+EVALUATION_KEYS = ("TEST_SAMPLES", "INFERENCE", "TEXT_CHUNK_MB", "PREC", "EVAL_HEAD",
+                   "SAVE_PER_IMAGE", "UNCERTAINTY_ANALYSIS", "PROTOTYPE_BATCH_SIZE")
 MODEL_NAME = "prompt_learner"      # checkpoint sub-folder, as in the CoOp family
 RESUME_FILE = "resume.pth.tar"     # per-epoch training state, removed once training finishes
 SWEEP_SAMPLES = (1, 2, 5, 10, 20)
@@ -43,7 +47,7 @@ class CheckedDatasetWrapper(DatasetWrapper):
     def __getitem__(self, idx):
         try:
             return super().__getitem__(idx)
-        except (OSError, SyntaxError, ValueError) as err:
+        except (OSError, SyntaxError) as err:  # PIL's UnidentifiedImageError is an OSError
             path = self.data_source[idx].impath
             raise ImageReadError(
                 f"Cannot read image {path} ({type(err).__name__}: {err}). Fix: replace the file "
@@ -74,6 +78,13 @@ class VaMP(TrainerX):
 
     # ------------------------------------------------------------------------------- set-up
     def check_cfg(self, cfg) -> None:
+        """Every VaMP setting is validated here, before any data or weights are loaded."""
+        try:
+            self._validate(cfg)
+        except (ValueError, KeyError) as err:
+            raise ConfigError(str(err.args[0]) if err.args else str(err)) from None
+
+    def _validate(self, cfg) -> None:
         if "VAMP" not in cfg.TRAINER:
             raise KeyError("TRAINER.VAMP keys are missing: call "
                            "vamp_prompt.engine.add_vamp_config(cfg) in your train.py's extend_cfg")
@@ -84,7 +95,16 @@ class VaMP(TrainerX):
             raise ValueError(f"TRAINER.VAMP.PREC must be auto, fp32, fp16 or bf16, got "
                              f"{cfg.TRAINER.VAMP.PREC!r}")
         if cfg.TRAINER.VAMP.EVAL_HEAD not in ("auto",) + HEADS:
-            raise ValueError(f"TRAINER.VAMP.EVAL_HEAD must be auto, fusion, cls or rep")
+            raise ValueError("TRAINER.VAMP.EVAL_HEAD must be auto, fusion, cls or rep, got "
+                             f"{cfg.TRAINER.VAMP.EVAL_HEAD!r}")
+        if cfg.TEST.FINAL_MODEL != "last_step":
+            raise ValueError("VaMP evaluates the last-epoch model (the family's protocol): set "
+                             f"TEST.FINAL_MODEL last_step, not {cfg.TEST.FINAL_MODEL!r}")
+        template = resolved_dataset_settings(cfg)["template"]
+        if "{}" not in template:
+            raise ValueError(f"TRAINER.VAMP.TEMPLATE {template!r} needs a '{{}}' for the class name")
+        from .schedule import validate_optim
+        validate_optim(cfg.OPTIM)
         canonical_task(cfg.TASK)
         vamp_config_from_cfg(cfg)  # validates every core value now, before data loading
 
@@ -101,7 +121,10 @@ class VaMP(TrainerX):
         self.vamp_cfg = vamp_config_from_cfg(cfg)
         settings = resolved_dataset_settings(cfg)
         print(f"Loading CLIP ({cfg.MODEL.BACKBONE.NAME})")
-        clip_model = load_clip(cfg.MODEL.BACKBONE.NAME, device="cpu")
+        try:
+            clip_model = load_clip(cfg.MODEL.BACKBONE.NAME, device="cpu")
+        except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
+            raise ConfigError(f"MODEL.BACKBONE.NAME: {err}") from None
         self.model = VaMPModel(clip_model, self.vamp_cfg).to(self.device)
         self.classnames = list(self.dm.dataset.classnames)
         self.model.set_classes(self.classnames, settings["template"])
@@ -140,8 +163,10 @@ class VaMP(TrainerX):
     def class_prototypes(self) -> torch.Tensor:
         """Offline pass over the training split (test transform), cached in the output dir."""
         items = self.dm.dataset.train_x
-        key = hashlib.sha1("\n".join(f"{d.impath}|{d.label}" for d in items).encode()
-                           + self.cfg.MODEL.BACKBONE.NAME.encode()).hexdigest()
+        inputs = (self.cfg.MODEL.BACKBONE.NAME, self.cfg.INPUT.SIZE, self.cfg.INPUT.INTERPOLATION,
+                  self.cfg.INPUT.PIXEL_MEAN, self.cfg.INPUT.PIXEL_STD)
+        key = hashlib.sha1("\n".join([f"{d.impath}|{d.label}" for d in items]
+                                     + [repr(inputs)]).encode()).hexdigest()
         cache = os.path.join(self.output_dir, "prototypes.pt")
         if os.path.isfile(cache):
             saved = torch.load(cache, map_location="cpu", weights_only=True)
@@ -196,13 +221,42 @@ class VaMP(TrainerX):
             "dataset": self.cfg.DATASET.NAME, "subsample": self.cfg.DATASET.SUBSAMPLE_CLASSES,
             "task": self.cfg.TASK, "template": self.model.template,
             "prototypes": self.model.prototypes.detach().cpu(),
+            "train_settings": self.train_settings(),
         }
         if with_optimizer:
             payload.update(optimizer=self.optim.state_dict(), scheduler=self.sched.state_dict(),
                            torch_rng=torch.get_rng_state())
+            if torch.cuda.is_available():
+                payload["cuda_rng"] = torch.cuda.get_rng_state_all()
         return payload
 
-    def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
+    def train_settings(self) -> Dict[str, str]:
+        """Every setting that shapes training, as strings; resuming requires them unchanged."""
+        cfg = self.cfg
+        settings = {f"TRAINER.VAMP.{k}": cfg.TRAINER.VAMP[k] for k in VAMP_KEYS
+                    if k not in EVALUATION_KEYS}
+        settings.update({f"OPTIM.{k}": cfg.OPTIM[k] for k in (
+            "NAME", "LR", "WEIGHT_DECAY", "MAX_EPOCH", "LR_SCHEDULER", "WARMUP_EPOCH",
+            "WARMUP_TYPE", "WARMUP_CONS_LR")})
+        settings.update({"DATALOADER.TRAIN_X.BATCH_SIZE": cfg.DATALOADER.TRAIN_X.BATCH_SIZE,
+                         "DATASET.NUM_SHOTS": cfg.DATASET.NUM_SHOTS, "SEED": cfg.SEED,
+                         "MODEL.BACKBONE.NAME": cfg.MODEL.BACKBONE.NAME,
+                         "INPUT.SIZE": cfg.INPUT.SIZE, "INPUT.TRANSFORMS": cfg.INPUT.TRANSFORMS})
+        return {k: str(v) for k, v in settings.items()}
+
+    def _check_settings(self, payload: dict, path: str, ignore: tuple = ()) -> None:
+        saved = payload.get("train_settings", {})
+        current = self.train_settings()
+        changed = [f"{k}: {saved[k]} -> {current[k]}" for k in current
+                   if k in saved and k not in ignore and saved[k] != current[k]]
+        if changed:
+            raise CheckpointError(
+                f"{path} was trained with other settings ({'; '.join(changed)}). Fix: rerun with "
+                "the original settings, or use a new --output-dir to train from scratch (the "
+                "existing run is left as it is).")
+
+    def save_model(self, epoch: int, directory: str, is_best: bool = False,
+                   val_result: Optional[float] = None, model_name: str = "") -> None:
         """Final epoch: weights-only ``model.pth.tar-<E>``; earlier: the resume state."""
         folder = os.path.join(directory, MODEL_NAME)
         if (epoch + 1) == self.max_epoch:
@@ -236,10 +290,13 @@ class VaMP(TrainerX):
         if os.path.isfile(resume):
             payload = load_checkpoint(resume)
             self._check(payload, resume, resuming=True)
+            self._check_settings(payload, resume)
             self.model.load_trainable_state_dict(payload["state_dict"])
             self.optim.load_state_dict(payload["optimizer"])
             self.sched.load_state_dict(payload["scheduler"])
             torch.set_rng_state(payload["torch_rng"])
+            if "cuda_rng" in payload and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(payload["cuda_rng"])
             if payload["prototypes"].numel():
                 self.model.set_prototypes(payload["prototypes"])
             print(f"Resuming from {resume} (epoch {payload['epoch']} of {self.max_epoch} done)")
@@ -247,10 +304,12 @@ class VaMP(TrainerX):
         if final is not None:
             payload = load_checkpoint(final)
             self._check(payload, final, resuming=True)
-            if int(payload["epoch"]) >= self.max_epoch:
-                self.model.load_trainable_state_dict(payload["state_dict"])
-                print(f"Training already finished ({final}); nothing to train")
-                return int(payload["epoch"])
+            self._check_settings(payload, final)
+            self.model.load_trainable_state_dict(payload["state_dict"])
+            if payload["prototypes"].numel():
+                self.model.set_prototypes(payload["prototypes"])
+            print(f"Training already finished ({final}); nothing to train")
+            return int(payload["epoch"])
         print("No checkpoint found, train from scratch")
         return 0
 
@@ -290,8 +349,9 @@ class VaMP(TrainerX):
         head = self.eval_head()
         mean_only = self.vamp_cfg.inference == "mean"
         samples = self.vamp_cfg.test_samples
+        drawn = samples if self.vamp_cfg.variational and not mean_only else 1
         print(f"Evaluate on the *{split}* set (head: {head}, inference: "
-              f"{self.vamp_cfg.inference}, samples: {1 if mean_only else samples})")
+              f"{self.vamp_cfg.inference}, samples: {drawn})")
         metrics = UncertaintyAccumulator()
         generator = self._eval_generator()
         for batch in loader:
