@@ -103,11 +103,10 @@ def setup_cfg(args):
 
 
 def write_done_marker(output_dir: str, what: str) -> None:
-    path = os.path.join(output_dir, "DONE")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    os.replace(tmp, path)
+    from vamp_prompt.atomic import atomic_write_text
+
+    atomic_write_text(os.path.join(output_dir, "DONE"),
+                      f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
 
 
 def run(args) -> None:

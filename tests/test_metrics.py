@@ -95,7 +95,9 @@ def test_mutual_information_hand_computed():
     )
     rec = per_image_records(sample_probs)
     assert rec["mutual_information"][0].item() == pytest.approx(math.log(2))
-    h = lambda *ps: -sum(x * math.log(x) for x in ps if x > 0)
+    def h(*ps):
+        return -sum(x * math.log(x) for x in ps if x > 0)
+
     mi_1 = h(0.7, 0.3) - 0.5 * (h(0.9, 0.1) + h(0.5, 0.5))
     assert rec["mutual_information"][1].item() == pytest.approx(mi_1)
     assert rec["confidence"].tolist() == pytest.approx([0.5, 0.7])

@@ -44,7 +44,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -52,13 +51,14 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
+from .atomic import atomic_write_text
+
 __all__ = [
     "CALIBRATION_KEYS",
     "DEFAULT_N_BINS",
     "NLL_EPS",
     "SampleSweepAccumulator",
     "UncertaintyAccumulator",
-    "atomic_write_text",
     "format_metrics_lines",
     "per_image_records",
     "probs_from_logits",
@@ -393,24 +393,6 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def atomic_write_text(path: PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def write_metrics_json(

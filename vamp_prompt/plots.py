@@ -50,7 +50,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -58,7 +57,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from vamp_prompt.metrics import DEFAULT_N_BINS, atomic_write_text, reliability_bins, to_jsonable
+from vamp_prompt.atomic import atomic_output, atomic_write_text
+from vamp_prompt.metrics import DEFAULT_N_BINS, reliability_bins, to_jsonable
 
 __all__ = [
     "compactness",
@@ -170,18 +170,9 @@ def write_latents(
         if plabels.size != prior.shape[1]:
             raise ValueError("prior_labels must have one entry per prior mean")
         arrays.update(prior_means=prior, prior_labels=plabels)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_output(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return Path(path)
 
 
 # ----------------------------------------------------------------------------- plots

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vamp_prompt.metrics import atomic_write_text
+from vamp_prompt.atomic import atomic_write_text
 
 __all__ = [
     "BASE2NEW_DATASETS",

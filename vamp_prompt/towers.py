@@ -10,7 +10,7 @@ the tokens at positions 1..K. Positional embeddings are added only at the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn

@@ -11,9 +11,9 @@ import json
 import math
 import os
 import pickle
-import tempfile
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ..atomic import atomic_write_bytes
 from .errors import DatasetLayoutError
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
     "read_split_file",
     "write_split_file",
     "check_split_labels",
-    "atomic_write_bytes",
+
     "atomic_pickle_dump",
     "fewshot_cache_path",
     "get_subsample",
@@ -132,23 +132,6 @@ def check_split_labels(split: Mapping[str, Sequence[SplitEntry]], source: str, f
             f"{source}: labels must be 0..C-1 with every class present, but labels {shown} "
             f"are missing (C = {num_classes}). The file or folder is incomplete ({fix})."
         )
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def atomic_pickle_dump(obj: Any, path: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
+from ..atomic import atomic_output
 from .config import CORE_TO_YACS
 
 FORMAT = "vamp-checkpoint-v1"
@@ -25,10 +26,8 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(payload: Dict[str, Any], path: str) -> None:
     """Write atomically (temporary file + rename), so an interruption never leaves half a file."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save(dict(payload, format=FORMAT), tmp)
-    os.replace(tmp, path)
+    with atomic_output(path, "wb") as handle:
+        torch.save(dict(payload, format=FORMAT), handle)
 
 
 def load_checkpoint(path: str) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ from dassl.data.data_manager import DatasetWrapper, build_data_loader
 from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY, TrainerX
 
+from ..atomic import atomic_output
 from ..clip_backbone import load_clip
 from ..config import HEADS
 from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
@@ -183,9 +184,8 @@ class VaMP(TrainerX):
             protos = compute_prototypes(
                 self.model, ((b["img"].to(self.device), b["label"]) for b in loader),
                 self.num_classes)
-        tmp = f"{cache}.tmp-{os.getpid()}"
-        torch.save({"key": key, "prototypes": protos}, tmp)
-        os.replace(tmp, cache)
+        with atomic_output(cache, "wb") as handle:
+            torch.save({"key": key, "prototypes": protos}, handle)
         return protos
 
     def forward_backward(self, batch) -> Dict[str, float]:
