@@ -31,7 +31,8 @@ VAMP_KEYS: Dict[str, tuple] = {
     "TEST_SAMPLES": (10, "S, Monte-Carlo samples per test image"),
     "INFERENCE": ("monte_carlo", "monte_carlo (average S samples' probabilities) | mean (z = mu)"),
     "TEXT_CHUNK_MB": (256.0, "activation budget (MB) of one chunk of text sequences"),
-    "PREC": ("auto", "auto (fp16 autocast on CUDA, fp32 on CPU) | fp32 | fp16 | bf16; posterior, KL, softmax stay fp32"),
+    "PREC": ("auto", "auto (fp16 autocast on CUDA, fp32 on CPU) | fp32 | fp16 | bf16; "
+                     "posterior, KL and softmax stay fp32"),
     "EVAL_HEAD": ("auto", "auto | fusion | cls | rep (auto: see README, which head predicts)"),
     "SAVE_PER_IMAGE": (False, "write per_image.csv (path, label, prediction, confidence, entropy, MI)"),
     "UNCERTAINTY_ANALYSIS": (False, "after testing, write uncertainty/ (S sweep, latents) for plots"),
