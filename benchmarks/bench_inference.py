@@ -47,8 +47,11 @@ def block_flops(tokens: int, width: int) -> float:
     return 24.0 * tokens * width ** 2 + 4.0 * tokens ** 2 * width
 
 
-def flop_model(c: int, s: int, n_ctx: int, arch: dict, first: int = 5, k: int = 5) -> dict:
-    """FLOPs per image of each path (class-set preparation of the fast path reported apart)."""
+def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int = 5) -> dict:
+    """FLOPs per image of each path (class-set preparation of the fast path reported apart).
+
+    ``lengths``: each class prompt's context length (EOT + 1), which the fast path runs at.
+    """
     depth, dv, dt = arch["vision_layers"], arch["vision_width"], arch["transformer_width"]
     lv = (arch["image_resolution"] // arch["vision_patch_size"]) ** 2 + 1
     late = depth - first
@@ -58,8 +61,8 @@ def flop_model(c: int, s: int, n_ctx: int, arch: dict, first: int = 5, k: int = 
     naive = s * (vision_pass + vision_prompted + naive_text)
     fast_vision = first * block_flops(lv, dv) + late * (block_flops(lv, dv)
                                                          + block_flops(lv + k, dv))
-    fast_text = s * c * late * block_flops(n_ctx + k, dt)
-    prep = c * first * block_flops(n_ctx, dt)
+    fast_text = s * late * sum(block_flops(n + k, dt) for n in lengths)
+    prep = first * sum(block_flops(n, dt) for n in lengths)
     return {"naive": naive, "fast": fast_vision + fast_text, "fast_class_prep": prep,
             "ratio": naive / (fast_vision + fast_text)}
 
@@ -112,10 +115,10 @@ def worker(job: dict) -> dict:
 
     with autocast():
         t0 = time.perf_counter()
-        prefix, _ = model.class_states(device)
+        buckets, _ = model.class_states(device)
         sync()
         prep = time.perf_counter() - t0
-    result = {"n_ctx": int(prefix.states.shape[0]), "class_prep_s": prep}
+    result = {"lengths": buckets.lengths, "class_prep_s": prep}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -212,7 +215,7 @@ def main(argv=None) -> int:
             fast = run_job(dict(common, kind="fast", classes=c, samples=s, images=args.images,
                                 profile=(c == 100 and s == 10 and args.device == "cpu")))
             naive = run_job(dict(common, kind="naive", classes=c, samples=s, images=1))
-            model = flop_model(c, s, fast["n_ctx"], VIT_B16_ARCH)
+            model = flop_model(c, s, fast["lengths"], VIT_B16_ARCH)
             ratio = fast["images_per_s"] / naive["images_per_s"]
             rows.append((c, s, naive, fast, model, ratio))
             memory.append((f"evaluation (S={s}, {args.images} images)", c, fast["peak_mb"]))
@@ -226,13 +229,13 @@ def main(argv=None) -> int:
                            train["peak_mb"]))
 
     print("\n| C | S | naive img/s | fast img/s | speed-up | FLOP ratio | % of FLOP ratio | "
-          "text context (fast / naive) |")
+          "text context, fast (mean, max) / naive |")
     print("|---|---|---|---|---|---|---|---|")
     for c, s, naive, fast, model, ratio in rows:
         note = " (extrapolated)" if naive.get("extrapolated") else ""
         print(f"| {c} | {s} | {naive['images_per_s']:.4f}{note} | {fast['images_per_s']:.4f} | "
               f"{ratio:.1f}x | {model['ratio']:.1f}x | {100 * ratio / model['ratio']:.0f}% | "
-              f"{fast['n_ctx']}+5 / 77+5 |")
+              f"{sum(fast['lengths']) / c:.1f}, {max(fast['lengths'])} (+5) / 77 (+5) |")
     print("\nFLOP model (per image; GFLOP): naive / fast / fast class-set preparation (once)")
     for c, s, naive, fast, model, ratio in rows:
         print(f"  C={c} S={s}: {model['naive'] / 1e9:.0f} / {model['fast'] / 1e9:.0f} / "

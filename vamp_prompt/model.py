@@ -2,8 +2,8 @@
 
 Per batch of B images with S posterior samples and C classes:
   * one image pass gives the zero-shot feature f_x and the prompted CLS / representation features;
-  * the text blocks before the first prompt layer run once per class set (cached), on the context
-    cut after the longest EOT;
+  * the text blocks before the first prompt layer run once per class set (cached), each class
+    prompt cut after its own EOT (classes grouped by prompt length);
   * the remaining text blocks run on the (B*S) x C sequences as flattened chunks whose size comes
     from a memory budget; in training, chunks are recomputed in the backward pass (checkpointing)
     so peak memory does not grow with the number of classes.
@@ -23,7 +23,8 @@ from .clip_backbone import tokenize
 from .config import VaMPConfig
 from .losses import LossParts, layer_kl, negative_elbo
 from .prompts import RepresentationSpace, TextPromptDistributions, class_code, sample_latents
-from .towers import PromptedTextTower, PromptedVisionTower, PromptSchedule, TextPrefix
+from .towers import (ClassBuckets, PromptedTextTower, PromptedVisionTower, PromptSchedule,
+                     TextPrefix)
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +156,9 @@ class VaMPModel(nn.Module):
                 torch.get_autocast_dtype(device.type) if autocast else None,
                 tuple((p.data_ptr(), p._version) for p in params))
 
-    def class_states(self, device: torch.device) -> tuple[TextPrefix, torch.Tensor]:
-        """(text prefix of the class prompts, normalised zero-shot text features (C, E)).
+    def class_states(self, device: torch.device) -> Tuple[ClassBuckets, torch.Tensor]:
+        """(class prompts bucketed by length with their text prefixes, normalised zero-shot text
+        features (C, E)).
 
         Both depend only on the frozen text tower and the class set, so they are computed once
         and reused by every batch, image and sample; the key includes the weights' version
@@ -167,12 +169,10 @@ class VaMPModel(nn.Module):
         key = self._cache_key(device)
         if self._class_cache is None or self._class_cache[0] != key:
             prompts = [self.template.format(name) for name in self.classnames]
-            tokens = tokenize(prompts).to(device)
             with torch.no_grad():
-                prefix = self.text_tower.prefix(tokens)
-                zero_shot = self.text_tower.from_prefix(
-                    prefix, torch.arange(len(prompts), device=device), None)
-            self._class_cache = (key, prefix, F.normalize(zero_shot.float(), dim=-1))
+                buckets = self.text_tower.prefix_buckets(tokenize(prompts).to(device))
+                zero_shot = self.encode_text_sets(buckets, None)[0]
+            self._class_cache = (key, buckets, F.normalize(zero_shot.float(), dim=-1))
         return self._class_cache[1], self._class_cache[2]
 
     # ------------------------------------------------------------------------------- text pass
@@ -191,39 +191,56 @@ class VaMPModel(nn.Module):
         budget = self.cfg.text_chunk_mb * 2 ** 20
         return max(1, int(budget // (per_block * blocks)))
 
-    def encode_text_sets(self, prefix: TextPrefix, prompt_sets: torch.Tensor,
-                         reduce: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
-                         = None) -> torch.Tensor:
+    def encode_text_sets(self, buckets: ClassBuckets, prompt_sets: Optional[torch.Tensor],
+                         reduce: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                                                   torch.Tensor]] = None) -> torch.Tensor:
         """Text of every (prompt set, class) pair: prompt_sets (P, M, K, D) -> (M, C, E or k).
 
-        The M x C sequences are processed as flattened chunks (pair i = set i // C, class i % C).
-        ``reduce(features (n, E), pair_index (n,)) -> (n, k)`` is applied inside each chunk, so
-        only k numbers per pair outlive it: memory then does not grow with M x C x E. In training,
-        chunks are recomputed in the backward pass when there is more than one.
+        ``prompt_sets=None`` encodes the classes without prompts (M = 1). Within each length
+        bucket the M x C_b sequences are processed as flattened chunks (pair i = set i // C_b,
+        class i % C_b). ``reduce(features (n, E), set_index (n,), class_index (n,)) -> (n, k)``
+        is applied inside each chunk, so only k numbers per pair outlive it and memory does not
+        grow with M x C x E. In training, chunks are recomputed in the backward pass when there is
+        more than one.
         """
-        n_sets, n_classes = prompt_sets.shape[1], prefix.num_classes
-        device = prefix.states.device
-        total = n_sets * n_classes
-        grad = torch.is_grad_enabled() and prompt_sets.requires_grad
-        seq_len = prefix.states.shape[0] + prompt_sets.shape[2]
-        dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) \
-            else prefix.states.dtype
-        chunk = self.sequences_per_chunk(seq_len, dtype, grad)
-        use_checkpoint = grad and total > chunk
+        n_sets = 1 if prompt_sets is None else prompt_sets.shape[1]
+        n_prompt = 0 if prompt_sets is None else prompt_sets.shape[2]
+        grad = torch.is_grad_enabled() and prompt_sets is not None and prompt_sets.requires_grad
+        pieces = [(index, prefix, self.sequences_per_chunk(
+            prefix.states.shape[0] + n_prompt, self._compute_dtype(prefix), grad))
+            for index, prefix in buckets.buckets]
+        use_checkpoint = grad and sum(
+            -(-n_sets * index.numel() // chunk) for index, _, chunk in pieces) > 1
 
-        def run(pair_index: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-            feats = self.text_tower.from_prefix(prefix, pair_index % n_classes, sets,
-                                                pair_index // n_classes)
-            return feats if reduce is None else reduce(feats, pair_index)
+        values, slots = [], []
+        for class_index, prefix, chunk in pieces:
+            n_local = class_index.numel()
 
-        outputs = []
-        for start in range(0, total, chunk):
-            pair_index = torch.arange(start, min(start + chunk, total), device=device)
-            if use_checkpoint:
-                outputs.append(checkpoint(run, pair_index, prompt_sets, use_reentrant=False))
-            else:
-                outputs.append(run(pair_index, prompt_sets))
-        return torch.cat(outputs).reshape(n_sets, n_classes, -1)
+            def run(pair: torch.Tensor, sets: Optional[torch.Tensor], prefix=prefix,
+                    class_index=class_index, n_local=n_local) -> torch.Tensor:
+                set_index = pair // n_local
+                feats = self.text_tower.from_prefix(prefix, pair % n_local, sets,
+                                                    None if sets is None else set_index)
+                if reduce is None:
+                    return feats
+                return reduce(feats, set_index, class_index[pair % n_local])
+
+            for start in range(0, n_sets * n_local, chunk):
+                pair = torch.arange(start, min(start + chunk, n_sets * n_local),
+                                    device=class_index.device)
+                if use_checkpoint:
+                    values.append(checkpoint(run, pair, prompt_sets, use_reentrant=False))
+                else:
+                    values.append(run(pair, prompt_sets))
+                slots.append((pair // n_local) * buckets.num_classes + class_index[pair % n_local])
+        order = torch.argsort(torch.cat(slots))
+        return torch.cat(values)[order].reshape(n_sets, buckets.num_classes, -1)
+
+    @staticmethod
+    def _compute_dtype(prefix: TextPrefix) -> torch.dtype:
+        device = prefix.states.device.type
+        return (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
+                else prefix.states.dtype)
 
     # ---------------------------------------------------------------------------------- forward
     def forward(self, images: torch.Tensor, n_samples: Optional[int] = None,
@@ -237,7 +254,7 @@ class VaMPModel(nn.Module):
         """
         cfg = self.cfg
         pl = self.prompt_learner
-        prefix, zero_shot_text = self.class_states(images.device)
+        buckets, zero_shot_text = self.class_states(images.device)
         has_prompts = self.schedule.num_layers > 0
 
         # Image side: one pass for the zero-shot and the prompted features.
@@ -274,21 +291,21 @@ class VaMPModel(nn.Module):
         batch = images.shape[0]
         if prompt_sets.shape[1] == 1:
             # One prompt set for all images: C text features, scored against every image.
-            text = self.encode_text_sets(prefix, prompt_sets)[0] if has_prompts \
+            text = self.encode_text_sets(buckets, prompt_sets)[0] if has_prompts \
                 else zero_shot_text
             text = F.normalize(text.float(), dim=-1)                       # (C, E)
             cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]   # (B, 1, 2, C)
             text_cos = (text * zero_shot_text).sum(-1)[None]               # (1, C)
         else:
             # One prompt set per (image, sample): reduce each chunk to 3 cosines per pair.
-            def scores(feats: torch.Tensor, pair_index: torch.Tensor) -> torch.Tensor:
+            def scores(feats: torch.Tensor, set_index: torch.Tensor,
+                       class_index: torch.Tensor) -> torch.Tensor:
                 t = F.normalize(feats.float(), dim=-1)
-                image = (pair_index // prefix.num_classes) // n_samples
-                heads = torch.einsum("nhe,ne->nh", image_dirs[image], t)
-                zs = (t * zero_shot_text[pair_index % prefix.num_classes]).sum(-1, keepdim=True)
+                heads = torch.einsum("nhe,ne->nh", image_dirs[set_index // n_samples], t)
+                zs = (t * zero_shot_text[class_index]).sum(-1, keepdim=True)
                 return torch.cat([heads, zs], dim=-1)
 
-            pair_scores = self.encode_text_sets(prefix, prompt_sets, scores)  # (B*S, C, 3)
+            pair_scores = self.encode_text_sets(buckets, prompt_sets, scores)  # (B*S, C, 3)
             cos = pair_scores.reshape(batch, n_samples, -1, 3)[..., :2].transpose(2, 3)
             text_cos = pair_scores[..., 2]                                     # (B*S, C)
 

@@ -10,7 +10,7 @@ the tokens at positions 1..K. Positional embeddings are added only at the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -133,6 +133,23 @@ class TextPrefix:
         return self.states.shape[1]
 
 
+@dataclass
+class ClassBuckets:
+    """A class set as buckets of equal prompt length: [(class indices, their TextPrefix)]."""
+
+    buckets: List[Tuple[torch.Tensor, TextPrefix]]
+    num_classes: int
+
+    @property
+    def lengths(self) -> List[int]:
+        """Context length (EOT + 1) of every class, in class order."""
+        out = [0] * self.num_classes
+        for index, prefix in self.buckets:
+            for c in index.tolist():
+                out[c] = prefix.states.shape[0]
+        return out
+
+
 class PromptedTextTower(nn.Module):
     """CLIP's causal text transformer with per-sequence prompt tokens at the prompt layers."""
 
@@ -186,6 +203,19 @@ class PromptedTextTower(nn.Module):
         length = int(eot.max()) + 1
         x = self.run(self.embed(token_ids, length), 0, self.schedule.first, None)
         return TextPrefix(states=x, eot=eot)
+
+    def prefix_buckets(self, token_ids: torch.Tensor) -> "ClassBuckets":
+        """Class prompts grouped by length, each group run through the prompt-free blocks once.
+
+        Every class in a bucket has the same EOT position, so no sequence carries padding: the
+        text work per class is proportional to its own prompt length, not the longest one.
+        """
+        eot = token_ids.argmax(dim=-1)
+        buckets = []
+        for length in torch.unique(eot).tolist():
+            index = torch.nonzero(eot == length).flatten()
+            buckets.append((index, self.prefix(token_ids[index])))
+        return ClassBuckets(buckets=buckets, num_classes=token_ids.shape[0])
 
     def from_prefix(self, prefix: TextPrefix, class_index: torch.Tensor,
                     prompts: Optional[torch.Tensor],
