@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip(
-    "dassl",
+pytest.importorskip("dassl", exc_type=ImportError,
     reason=(
         "Dassl is not installed (or its runtime deps such as wilds are missing): "
         "git clone https://github.com/KaiyangZhou/Dassl.pytorch && cd Dassl.pytorch && "

@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-pytest.importorskip("dassl", reason="Dassl is not installed (pip install it from "
+pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installed (pip install it from "
                     "github.com/KaiyangZhou/Dassl.pytorch, see README): end-to-end tests skipped")
 
 from vamp_prompt.demo import prepare  # noqa: E402

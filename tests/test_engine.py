@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-pytest.importorskip("dassl", reason="Dassl is not installed (see README, Install): "
+pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installed (see README, Install): "
                     "trainer tests skipped")
 
 from dassl.config import get_cfg_default  # noqa: E402

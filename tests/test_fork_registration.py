@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-pytest.importorskip("dassl", reason="Dassl is not installed (pip install it from "
+pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installed (pip install it from "
                     "github.com/KaiyangZhou/Dassl.pytorch, see README): fork registration tests "
                     "skipped")
 
