@@ -11,10 +11,12 @@ CALLER_DIR="$PWD"
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$CALLER_DIR/$1" ;; esac; }
 if [ -n "${DATA:-}" ]; then DATA="$(absolute "$DATA")"; fi
 OUTPUT="$(absolute "${OUTPUT:-output}")"
+case "${PYTHON:-python}" in */*) PYTHON="$(absolute "$PYTHON")" ;; esac
 cd "$REPO"
 TRAINER=VaMP
 SHOTS="${SHOTS:-16}"
 PYTHON="${PYTHON:-python}"
+export DATA OUTPUT SHOTS PYTHON   # the loops call the other scripts, which must see the same values
 
 require_data() {
   if [ -z "${DATA:-}" ]; then

@@ -15,7 +15,7 @@ OVERRIDES=(MODEL.BACKBONE.NAME "$CLIP" INPUT.SIZE "(64,64)" OPTIM.MAX_EPOCH 2
 bash scripts/vamp/base2new_train.sh dtd 1 "${OVERRIDES[@]}"
 bash scripts/vamp/base2new_test.sh dtd 1 "${OVERRIDES[@]}"
 "$PYTHON" -m vamp_prompt.results "$OUTPUT"
-for RUN in "$OUTPUT"/base2new/*/dtd/shots_16/VaMP/vit_b16_base2new/seed1; do
+for RUN in "$OUTPUT"/base2new/*/dtd/shots_"$SHOTS"/VaMP/"$(base2new_cfg dtd)"/seed1; do
   "$PYTHON" -m vamp_prompt.plots "$RUN"
 done
 echo "Demo finished: tables in $OUTPUT/tables, plots in each run's uncertainty/ folder."

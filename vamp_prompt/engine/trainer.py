@@ -31,7 +31,7 @@ from .config import (VAMP_KEYS, ConfigError, canonical_task, resolved_dataset_se
 from .schedule import build_optimizer, build_schedule
 
 #: Keys that only affect evaluation: changing them between training and testing is expected.
-EVALUATION_KEYS = ("TEST_SAMPLES", "INFERENCE", "TEXT_CHUNK_MB", "PREC", "EVAL_HEAD",
+EVALUATION_KEYS = ("TEST_SAMPLES", "INFERENCE", "TEXT_CHUNK_MB", "EVAL_HEAD",
                    "SAVE_PER_IMAGE", "UNCERTAINTY_ANALYSIS", "PROTOTYPE_BATCH_SIZE")
 MODEL_NAME = "prompt_learner"      # checkpoint sub-folder, as in the CoOp family
 RESUME_FILE = "resume.pth.tar"     # per-epoch training state, removed once training finishes
@@ -126,7 +126,10 @@ class VaMP(TrainerX):
             clip_model = load_clip(cfg.MODEL.BACKBONE.NAME, device="cpu")
         except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
             raise ConfigError(f"MODEL.BACKBONE.NAME: {err}") from None
-        self.model = VaMPModel(clip_model, self.vamp_cfg).to(self.device)
+        try:
+            self.model = VaMPModel(clip_model, self.vamp_cfg).to(self.device)
+        except ValueError as err:  # e.g. FIRST_PROMPT_LAYER beyond this CLIP's depth
+            raise ConfigError(f"TRAINER.VAMP: {err}") from None
         self.classnames = list(self.dm.dataset.classnames)
         self.model.set_classes(self.classnames, settings["template"])
         print(f"VaMP variant '{self.vamp_cfg.variant}', template {settings['template']!r}, "
@@ -228,6 +231,8 @@ class VaMP(TrainerX):
                            torch_rng=torch.get_rng_state())
             if torch.cuda.is_available():
                 payload["cuda_rng"] = torch.cuda.get_rng_state_all()
+            if self.scaler is not None:
+                payload["grad_scaler"] = self.scaler.state_dict()
         return payload
 
     def train_settings(self) -> Dict[str, str]:
@@ -297,6 +302,8 @@ class VaMP(TrainerX):
             torch.set_rng_state(payload["torch_rng"])
             if "cuda_rng" in payload and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(payload["cuda_rng"])
+            if "grad_scaler" in payload and self.scaler is not None:
+                self.scaler.load_state_dict(payload["grad_scaler"])
             if payload["prototypes"].numel():
                 self.model.set_prototypes(payload["prototypes"])
             print(f"Resuming from {resume} (epoch {payload['epoch']} of {self.max_epoch} done)")
