@@ -15,8 +15,4 @@ for DATASET in $DATASETS; do
     fi
   done
 done
-"$PYTHON" -m vamp_prompt.results "$OUTPUT" || true
-if [ ${#FAILED[@]} -gt 0 ]; then
-  printf 'FAILED: %s\n' "${FAILED[@]}" >&2
-  exit 1
-fi
+finish_sweep ${FAILED[@]+"${FAILED[@]}"}

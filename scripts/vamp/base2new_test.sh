@@ -10,8 +10,6 @@ TRAIN_DIR="$OUTPUT/base2new/train_base/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$
 DIR="$OUTPUT/base2new/test_new/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
 skip_if_done "$DIR"
 EPOCH=$(last_epoch "$TRAIN_DIR")
-"$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
-  --dataset-config-file "configs/datasets/$DATASET.yaml" \
-  --config-file "configs/trainers/$TRAINER/$CFG.yaml" --output-dir "$DIR" \
+run_train_py "$DATASET" "$CFG" "$DIR" "$SEED" \
   --model-dir "$TRAIN_DIR" --load-epoch "$EPOCH" --eval-only \
   DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new TASK B2N "$@"

@@ -8,7 +8,5 @@ reject_shot_override "$@"
 CFG="$(base2new_cfg "$DATASET")"
 DIR="$OUTPUT/base2new/train_base/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
 skip_if_done "$DIR"
-"$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
-  --dataset-config-file "configs/datasets/$DATASET.yaml" \
-  --config-file "configs/trainers/$TRAINER/$CFG.yaml" --output-dir "$DIR" \
+run_train_py "$DATASET" "$CFG" "$DIR" "$SEED" \
   DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES base TASK B2N "$@"

@@ -53,6 +53,24 @@ base2new_cfg() {
   echo "$cfg"
 }
 
+# run_train_py DATASET CFG OUTPUT_DIR SEED [ARGS ...]: train.py with the family's flags.
+run_train_py() {
+  local dataset="$1" cfg="$2" dir="$3" seed="$4"
+  shift 4
+  "$PYTHON" train.py --root "$DATA" --seed "$seed" --trainer "$TRAINER" \
+    --dataset-config-file "configs/datasets/$dataset.yaml" \
+    --config-file "configs/trainers/$TRAINER/$cfg.yaml" --output-dir "$dir" "$@"
+}
+
+# finish_sweep FAILED...: write the tables, then list the failed jobs and exit 1 if any.
+finish_sweep() {
+  "$PYTHON" -m vamp_prompt.results "$OUTPUT" || true
+  if [ $# -gt 0 ]; then
+    printf 'FAILED: %s\n' "$@" >&2
+    exit 1
+  fi
+}
+
 # skip_if_done DIR: a job whose DONE marker exists is finished; never redo or overwrite it.
 skip_if_done() {
   if [ -f "$1/DONE" ]; then

@@ -13,8 +13,4 @@ for SEED in $SEEDS; do
     bash scripts/vamp/xd_test.sh "$DATASET" "$SEED" "$@" || FAILED+=("test $DATASET seed$SEED")
   done
 done
-"$PYTHON" -m vamp_prompt.results "$OUTPUT" || true
-if [ ${#FAILED[@]} -gt 0 ]; then
-  printf 'FAILED: %s\n' "${FAILED[@]}" >&2
-  exit 1
-fi
+finish_sweep ${FAILED[@]+"${FAILED[@]}"}

@@ -13,8 +13,6 @@ DIR="$OUTPUT/cross_dataset/test_target/$DATASET/shots_$SHOTS/$TRAINER/$CFG/seed$
 case "$DATASET" in imagenet_v2|imagenet_sketch|imagenet_a|imagenet_r) TASK=DG ;; *) TASK=XD ;; esac
 skip_if_done "$DIR"
 EPOCH=$(last_epoch "$TRAIN_DIR")
-"$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
-  --dataset-config-file "configs/datasets/$DATASET.yaml" \
-  --config-file "configs/trainers/$TRAINER/$CFG.yaml" --output-dir "$DIR" \
+run_train_py "$DATASET" "$CFG" "$DIR" "$SEED" \
   --model-dir "$TRAIN_DIR" --load-epoch "$EPOCH" --eval-only \
   DATASET.SUBSAMPLE_CLASSES all TASK "$TASK" "$@"

@@ -9,7 +9,5 @@ require_data; require_dataset_config "$SOURCE"
 CFG="${CFG:-vit_b16_cross_dataset}"
 DIR="$OUTPUT/cross_dataset/train_source/$SOURCE/shots_$SHOTS/$TRAINER/$CFG/seed$SEED"
 skip_if_done "$DIR"
-"$PYTHON" train.py --root "$DATA" --seed "$SEED" --trainer "$TRAINER" \
-  --dataset-config-file "configs/datasets/$SOURCE.yaml" \
-  --config-file "configs/trainers/$TRAINER/$CFG.yaml" --output-dir "$DIR" \
+run_train_py "$SOURCE" "$CFG" "$DIR" "$SEED" \
   DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES all TASK XD "$@"
