@@ -34,9 +34,10 @@ def overrides(clip: str, epochs: int = 1) -> list:
             "TRAINER.VAMP.TEST_SAMPLES", "3"]
 
 
-def run_script(name: str, args: list, data: str, output: str, check: bool = True):
+def run_script(name: str, args: list, data: str, output: str, check: bool = True,
+               shots: int = 4):
     env = dict(os.environ, DATA=data, OUTPUT=output, PYTHON=sys.executable, PYTHONUNBUFFERED="1",
-               SHOTS="4")
+               SHOTS=str(shots))
     proc = subprocess.run(["bash", f"scripts/vamp/{name}", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
@@ -277,3 +278,34 @@ def test_checkpoint_from_another_class_set_and_earlier_results_intact(workspace,
     assert_refused(proc, "SHOTS=K")
     after = digest(workspace["output"])  # a refused rerun may add a log-<time>, never rewrite
     assert {k: after.get(k) for k in before} == before
+
+
+def test_cross_dataset_and_domain_generalisation_flow(tmp_path):
+    """ImageNet-trained model evaluated on another dataset and an ImageNet variant (class head)."""
+    from vamp_prompt import save_random_clip
+    from vamp_prompt.data import write_synthetic_dataset
+
+    data = str(tmp_path / "data")
+    for name in ("ImageNet", "ImageNetA", "DescribableTextures"):
+        write_synthetic_dataset(name, data, 6, 8, image_size=64)
+    clip = save_random_clip(str(tmp_path / "clip.pt"))
+    ov = ["MODEL.BACKBONE.NAME", clip, "INPUT.SIZE", "(64,64)", "DATALOADER.NUM_WORKERS", "0",
+          "DATALOADER.TRAIN_X.BATCH_SIZE", "4", "TRAINER.VAMP.TEST_SAMPLES", "2"]
+    output = str(tmp_path / "output")
+    train = run_script("xd_train.sh", ["1", *ov], data, output, shots=2)
+    tests = {t: run_script("xd_test.sh", [t, "1", *ov], data, output, shots=2)
+             for t in ("dtd", "imagenet_a")}
+    root = os.path.join(output, "cross_dataset")
+    source_log = open(os.path.join(root, "train_source/imagenet/shots_2/VaMP/"
+                                   "vit_b16_cross_dataset/seed1/log.txt")).read()
+    assert "head: fusion" in source_log and accuracy_lines(source_log)
+    for target in tests:
+        log = open(os.path.join(root, f"test_target/{target}/shots_2/VaMP/"
+                                "vit_b16_cross_dataset/seed1/log.txt")).read()
+        assert "head: cls" in log and len(accuracy_lines(log)) == 1, target
+    proc = subprocess.run([sys.executable, "-m", "vamp_prompt.results", output, "--no-plot"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^\| dtd \| 1 \| [0-9.]+ \|", proc.stdout, flags=re.M)
+    assert re.search(r"^\| imagenet_a \| 1 \| [0-9.]+ \|", proc.stdout, flags=re.M)
+    assert train.returncode == 0

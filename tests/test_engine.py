@@ -95,3 +95,27 @@ def test_latest_epoch_file_ignores_temporary_files(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert latest_epoch_file(str(tmp_path)) == str(tmp_path / "model.pth.tar-10")
     assert latest_epoch_file(str(tmp_path / "missing")) is None
+
+
+def test_checkpoint_guards_architecture_and_class_set():
+    from vamp_prompt.config import VaMPConfig
+    from vamp_prompt.engine.checkpoint import (CheckpointError, check_architecture,
+                                               check_class_set)
+
+    payload = {"vamp_config": VaMPConfig().to_dict(), "classnames": ["a", "b"],
+               "dataset": "DescribableTextures", "subsample": "base"}
+    check_architecture(payload, VaMPConfig().to_dict(), "ckpt")
+    with pytest.raises(CheckpointError, match="TRAINER.VAMP.REP_DIM 512"):
+        check_architecture(payload, VaMPConfig(rep_dim=2048).to_dict(), "ckpt")
+    # same classes: evaluation and resume are fine
+    check_class_set(payload, ["a", "b"], "DescribableTextures", "base", "B2N", "ckpt", True)
+    # new classes of the same dataset, from the base model: fine
+    check_class_set(payload, ["c", "d"], "DescribableTextures", "new", "B2N", "ckpt", False)
+    # cross-dataset target: any class set
+    check_class_set(payload, ["x"], "EuroSAT", "all", "XD", "ckpt", False)
+    with pytest.raises(CheckpointError, match="another class set"):
+        check_class_set(payload, ["a", "c"], "DescribableTextures", "base", "B2N", "ckpt", False)
+    with pytest.raises(CheckpointError, match="base classes"):
+        check_class_set(payload, ["x"], "EuroSAT", "new", "B2N", "ckpt", False)
+    with pytest.raises(CheckpointError, match="another class set"):
+        check_class_set(payload, ["x"], "EuroSAT", "all", "XD", "ckpt", True)  # resume elsewhere
