@@ -47,8 +47,18 @@ def block_flops(tokens: int, width: int) -> float:
     return 24.0 * tokens * width ** 2 + 4.0 * tokens ** 2 * width
 
 
+def last_block_flops(tokens: int, width: int) -> float:
+    """The fast path's last text block, evaluated at the EOT row only: keys and values for every
+    token (4 L d^2), query/output/MLP for one row (20 d^2), one attention row (4 L d)."""
+    return 4.0 * tokens * width ** 2 + 20.0 * width ** 2 + 4.0 * tokens * width
+
+
 def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int = 5) -> dict:
     """FLOPs per image of each path (class-set preparation of the fast path reported apart).
+
+    Naive: per sample, both image towers in full and the 12-block text tower on 77 (+K) tokens
+    for every class. Fast: the image towers once (shared first blocks), and per sample and class
+    the prompted text blocks on the class's own length, the last one at the EOT row only.
 
     ``lengths``: each class prompt's context length (EOT + 1), which the fast path runs at.
     """
@@ -61,8 +71,10 @@ def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int
     naive = s * (vision_pass + vision_prompted + naive_text)
     fast_vision = first * block_flops(lv, dv) + late * (block_flops(lv, dv)
                                                          + block_flops(lv + k, dv))
-    fast_text = s * late * sum(block_flops(n + k, dt) for n in lengths)
-    prep = first * sum(block_flops(n, dt) for n in lengths)
+    fast_text = s * sum((late - 1) * block_flops(n + k, dt) + last_block_flops(n + k, dt)
+                        for n in lengths)
+    prep = sum(first * block_flops(n, dt) + (late - 1) * block_flops(n, dt)
+               + last_block_flops(n, dt) for n in lengths)  # prefix + zero-shot features
     return {"naive": naive, "fast": fast_vision + fast_text, "fast_class_prep": prep,
             "ratio": naive / (fast_vision + fast_text)}
 

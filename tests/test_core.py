@@ -323,3 +323,16 @@ def test_bf16_autocast_keeps_posterior_kl_and_logits_in_fp32(tiny_clip, images):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         prefix_bf16 = model.class_states(images.device)[0]
     assert model.class_states(images.device)[0] is not prefix_bf16
+
+
+@pytest.mark.parametrize("first_layer", [1, 12])
+def test_fast_path_equals_naive_for_extreme_prompt_depths(tiny_clip, images, first_layer):
+    model = make_model(tiny_clip, "vamp", text_chunk_mb=0.02,
+                       first_prompt_layer=first_layer).eval()
+    n_layers = 13 - first_layer
+    noise = torch.randn(n_layers, 3, 2, K, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fast = model(images, n_samples=2, noise=noise).logits("fusion", 0.7)
+    naive = naive_sample_logits(model, images, "fusion", 2, noise=noise)
+    scale = float(model.logit_scale)
+    torch.testing.assert_close(fast / scale, naive / scale, atol=1e-5, rtol=0)

@@ -176,15 +176,37 @@ class PromptedTextTower(nn.Module):
         blocks = self.transformer.resblocks
         mask = None
         for layer in range(start, end):
-            if prompts is not None and layer >= self.schedule.first:
-                tokens = prompts[self.schedule.slot(layer)]
-                if prompt_index is not None:
-                    tokens = tokens[prompt_index]
-                x = inject_prompts(x, tokens, insert=layer == self.schedule.first)
+            x = self._with_prompts(x, layer, prompts, prompt_index)
             if mask is None or mask.shape[0] != x.shape[0]:
                 mask = causal_mask(x.shape[0], x.device)
             x = residual_block(blocks[layer], x, mask)
         return x
+
+    def _with_prompts(self, x: torch.Tensor, layer: int, prompts: Optional[torch.Tensor],
+                      prompt_index: Optional[torch.Tensor]) -> torch.Tensor:
+        if prompts is None or layer < self.schedule.first:
+            return x
+        tokens = prompts[self.schedule.slot(layer)]
+        if prompt_index is not None:
+            tokens = tokens[prompt_index]
+        return inject_prompts(x, tokens, insert=layer == self.schedule.first)
+
+    def last_block_readout(self, x: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
+        """The last block evaluated at the EOT rows only, then the read-out (exact).
+
+        Only the EOT output of the last block is read, so its query, attention output and MLP are
+        needed for that row alone; keys and values still come from every position <= EOT.
+        """
+        block = self.transformer.resblocks[-1]
+        columns = torch.arange(x.shape[1], device=x.device)
+        h = block.ln_1(x)
+        query = h[eot, columns][None]
+        ignore = torch.arange(x.shape[0], device=x.device)[None, :] > eot[:, None]  # (N, L)
+        attn = block.attn(query, h, h, need_weights=False,
+                          key_padding_mask=ignore if bool(ignore.any()) else None)[0]
+        y = x[eot, columns] + attn[0]
+        y = y + block.mlp(block.ln_2(y))
+        return self.ln_final(y) @ self.text_projection
 
     def readout(self, x: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
         """Feature at each sequence's EOT position (already shifted by inserted tokens)."""
@@ -221,10 +243,15 @@ class PromptedTextTower(nn.Module):
                     prompts: Optional[torch.Tensor],
                     prompt_index: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Finish the tower for sequences (class_index[i], prompt set prompt_index[i]) -> (N, E)."""
+        first, depth = self.schedule.first, self.schedule.depth
         x = prefix.states[:, class_index]
-        x = self.run(x, self.schedule.first, self.schedule.depth, prompts, prompt_index)
         shift = 0 if prompts is None or self.schedule.num_layers == 0 else prompts.shape[-2]
-        return self.readout(x, prefix.eot[class_index] + shift)
+        eot = prefix.eot[class_index] + shift
+        if first == depth:  # no prompt layers: the prefix already ran every block
+            return self.readout(x, eot)
+        x = self.run(x, first, depth - 1, prompts, prompt_index)
+        x = self._with_prompts(x, depth - 1, prompts, prompt_index)
+        return self.last_block_readout(x, eot)
 
     def forward(self, token_ids: torch.Tensor, prompts: Optional[torch.Tensor] = None,
                 truncate: bool = True) -> torch.Tensor:
