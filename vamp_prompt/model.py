@@ -4,9 +4,9 @@ Per batch of B images with S posterior samples and C classes:
   * one image pass gives the zero-shot feature f_x and the prompted CLS / representation features;
   * the text blocks before the first prompt layer run once per class set (cached), each class
     prompt cut after its own EOT (classes grouped by prompt length);
-  * the remaining text blocks run on the (B*S) x C sequences as flattened chunks whose size comes
-    from a memory budget; in training, chunks are recomputed in the backward pass (checkpointing)
-    so peak memory does not grow with the number of classes.
+  * the remaining text blocks (the last one at the EOT row only) run on the (B*S) x C sequences
+    as flattened chunks whose size comes from a memory budget; in training, chunks are recomputed
+    in the backward pass (checkpointing), so peak memory does not grow with the number of classes.
 """
 from __future__ import annotations
 
