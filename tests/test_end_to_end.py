@@ -68,8 +68,9 @@ def workspace(tmp_path_factory):
     paths = prepare(work, num_classes=6, images_per_class=16)
     output = os.path.join(work, "output")
     ov = overrides(paths["clip"])
+    analysis = ["TRAINER.VAMP.UNCERTAINTY_ANALYSIS", "True", "TRAINER.VAMP.SAVE_PER_IMAGE", "True"]
     train = run_script("base2new_train.sh", ["dtd", "1", *ov], paths["data"], output)
-    test = run_script("base2new_test.sh", ["dtd", "1", *ov], paths["data"], output)
+    test = run_script("base2new_test.sh", ["dtd", "1", *ov, *analysis], paths["data"], output)
     return dict(work=work, data=paths["data"], clip=paths["clip"], output=output,
                 train=train, test=test, ov=ov)
 
@@ -93,6 +94,14 @@ def test_train_then_test_write_logs_markers_and_metrics(workspace):
         metrics = json.load(open(os.path.join(folder, "metrics.json")))
         assert {"accuracy", "ece", "nll", "mutual_information"} <= set(metrics)
     assert json.load(open(os.path.join(test_dir, "metrics.json")))["subsample"] == "new"
+    # The evaluation with the analysis switches on writes what the plot command reads.
+    assert os.path.isfile(os.path.join(test_dir, "per_image.csv"))
+    for name in ("reliability.json", "s_sweep.json", "latents.npz"):
+        assert os.path.getsize(os.path.join(test_dir, "uncertainty", name)) > 0, name
+    plots = subprocess.run([sys.executable, "-m", "vamp_prompt.plots", test_dir],
+                           capture_output=True, text=True, timeout=120)
+    assert plots.returncode == 0, plots.stderr
+    assert os.path.getsize(os.path.join(test_dir, "uncertainty", "latents.png")) > 1000
 
 
 def test_checkpoint_holds_only_trainable_state(workspace):

@@ -40,14 +40,19 @@ class ModelOutput:
     posterior_logvar: Optional[torch.Tensor] = None  # (P, B, D), None when deterministic
 
     def logits(self, head: str, fusion_alpha: float) -> torch.Tensor:
-        """Logits of one head: ``cls``, ``rep`` or ``fusion`` = a * cls + (1 - a) * rep."""
-        if head == "cls":
-            return self.logits_cls
-        if head == "rep":
-            return self.logits_rep
-        if head == "fusion":
-            return fusion_alpha * self.logits_cls + (1.0 - fusion_alpha) * self.logits_rep
-        raise ValueError(f"unknown head {head!r}; expected fusion, cls or rep")
+        return head_logits(self.logits_cls, self.logits_rep, head, fusion_alpha)
+
+
+def head_logits(logits_cls: torch.Tensor, logits_rep: torch.Tensor, head: str,
+                fusion_alpha: float) -> torch.Tensor:
+    """Logits of one head: ``cls``, ``rep`` or ``fusion`` = a * cls + (1 - a) * rep."""
+    if head == "cls":
+        return logits_cls
+    if head == "rep":
+        return logits_rep
+    if head == "fusion":
+        return fusion_alpha * logits_cls + (1.0 - fusion_alpha) * logits_rep
+    raise ValueError(f"unknown head {head!r}; expected fusion, cls or rep")
 
 
 def average_probabilities(sample_logits: torch.Tensor) -> torch.Tensor:
@@ -328,7 +333,7 @@ class VaMPModel(nn.Module):
             code = class_code(self.prototypes, labels,
                               F.normalize(out.zero_shot_image.float(), dim=-1),
                               self.cfg.prior_code)
-            prior_mean, prior_logvar = pl.distributions.prior_params(F.normalize(code, dim=-1))
+            prior_mean, prior_logvar = pl.distributions.prior_params(code)
         else:
             prior_mean = torch.zeros_like(out.posterior_mean)
             prior_logvar = torch.zeros_like(out.posterior_mean)

@@ -117,10 +117,10 @@ def sample_latents(mean: torch.Tensor, logvar: Optional[torch.Tensor], n_samples
     return mu + sigma * noise
 
 
-def class_code(prototypes: torch.Tensor, labels: torch.Tensor, image_feature: torch.Tensor,
-               mode: str) -> torch.Tensor:
-    """The prior's input c_y: the class prototype o_y, or normalise(o_y + f_x)."""
-    code = prototypes[labels]
+def class_code(prototypes: torch.Tensor, labels: torch.Tensor,
+               image_feature: Optional[torch.Tensor], mode: str) -> torch.Tensor:
+    """The prior's input c_y: normalise(o_y), or normalise(o_y + f_x) (``prototype_instance``)."""
+    code = prototypes[labels].float()
     if mode == "prototype_instance":
-        code = F.normalize(code + image_feature.float(), dim=-1)
-    return code
+        code = code + image_feature.float()
+    return F.normalize(code, dim=-1)

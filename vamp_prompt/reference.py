@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from .clip_backbone import tokenize
-from .model import VaMPModel
+from .model import VaMPModel, head_logits
 from .prompts import sample_latents
 
 
@@ -61,11 +61,6 @@ def naive_sample_logits(model: VaMPModel, images: torch.Tensor, head: str = "fus
             scale = model.logit_scale.float()
             cls = scale * F.normalize(image_feature.float(), dim=-1) @ text.t()
             rep_logits = scale * F.normalize(rep.float(), dim=-1) @ text.t()
-            if head == "cls":
-                per_sample.append(cls)
-            elif head == "rep":
-                per_sample.append(rep_logits)
-            else:
-                per_sample.append(cfg.fusion_alpha * cls + (1 - cfg.fusion_alpha) * rep_logits)
+            per_sample.append(head_logits(cls, rep_logits, head, cfg.fusion_alpha))
         rows.append(torch.cat(per_sample, dim=0))
     return torch.stack(rows)

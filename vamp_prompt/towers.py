@@ -128,10 +128,6 @@ class TextPrefix:
     states: torch.Tensor
     eot: torch.Tensor  # (C,) EOT position of each class prompt, before insertion
 
-    @property
-    def num_classes(self) -> int:
-        return self.states.shape[1]
-
 
 @dataclass
 class ClassBuckets:

@@ -24,6 +24,7 @@ from ..config import HEADS
 from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
                        write_metrics_json, write_per_image_csv)
 from ..model import VaMPModel, average_probabilities, compute_prototypes
+from ..prompts import class_code
 from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
                          load_checkpoint, save_checkpoint)
 from .config import (VAMP_KEYS, ConfigError, canonical_task, resolved_dataset_settings,
@@ -274,13 +275,9 @@ class VaMP(TrainerX):
             save_checkpoint(self._payload(epoch + 1, True), os.path.join(folder, RESUME_FILE))
 
     def after_epoch(self) -> None:
-        super().after_epoch()
-        if (self.epoch + 1) != self.max_epoch and not self._checkpoint_due():
-            self.save_model(self.epoch, self.output_dir)  # always resumable, every epoch
-
-    def _checkpoint_due(self) -> bool:
-        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
-        return freq > 0 and (self.epoch + 1) % freq == 0
+        """Every epoch ends resumable (TEST.FINAL_MODEL is last_step, so there is no best-val
+        bookkeeping to do): the resume state, or the final checkpoint after the last epoch."""
+        self.save_model(self.epoch, self.output_dir)
 
     def _check(self, payload: dict, path: str, resuming: bool) -> None:
         check_architecture(payload, self.vamp_cfg.to_dict(), path)
@@ -421,8 +418,9 @@ class VaMP(TrainerX):
             protos = self.model.prototypes
             same_classes = getattr(self, "trained_classnames", self.classnames) == self.classnames
             if dist is not None and dist.prior is not None and protos.shape[0] and same_classes:
-                code = torch.nn.functional.normalize(protos.to(self.device), dim=-1)
-                prior_means = dist.prior_params(code)[0].cpu()
+                classes = torch.arange(protos.shape[0], device=protos.device)
+                prior_means = dist.prior_params(class_code(protos, classes, None, "prototype"))[0]
+                prior_means = prior_means.cpu()
             write_latents(os.path.join(folder, "latents.npz"), torch.cat(labels_seen), layers,
                           torch.cat(means, dim=1), prior_means)
         print(f"Uncertainty analysis written to {folder}")
