@@ -110,7 +110,6 @@ def write_done_marker(output_dir: str, what: str) -> None:
 
 
 def run(args) -> None:
-    import torch
     from dassl.engine import build_trainer
     from dassl.utils import collect_env_info, set_random_seed, setup_logger
 
@@ -134,8 +133,6 @@ def run(args) -> None:
         set_random_seed(cfg.SEED)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     setup_logger(cfg.OUTPUT_DIR)
-    if torch.cuda.is_available() and cfg.USE_CUDA:
-        torch.backends.cudnn.benchmark = True
     print("** Config **")
     print(cfg)
     print("** System info **")

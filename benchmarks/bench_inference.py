@@ -113,7 +113,9 @@ def worker(job: dict) -> dict:
             p.add_(0.01 * torch.randn_like(p))
     names = class_names(job["classes"])
     model.set_classes(names, "a photo of a {}.")
-    model.set_prototypes(torch.randn(job["classes"], 512, device=device))
+    shots = 2  # offline "training" features for the class-aware prior
+    model.set_prototype_features(torch.randn(job["classes"] * shots, 512),
+                                 torch.arange(job["classes"]).repeat(shots), job["classes"])
     images = torch.randn(job["images"], 3, 224, 224, device=device)
     labels = torch.arange(job["images"], device=device) % job["classes"]
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[job["precision"]]

@@ -96,7 +96,8 @@ def _load_private_clip(init: str) -> ModuleType:
 def tokenize(texts: Union[str, Sequence[str]], context_length: int = 77) -> torch.Tensor:
     """CLIP BPE token ids, shape (N, context_length), truncated rather than failing on long text."""
     clip = import_clip()
-    return clip.tokenize(texts, context_length=context_length, truncate=True)
+    with torch.device("cpu"):  # token ids live on the CPU, whatever device context is active
+        return clip.tokenize(texts, context_length=context_length, truncate=True)
 
 
 def _state_dict_from_file(path: str) -> Dict[str, torch.Tensor]:

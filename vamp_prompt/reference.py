@@ -1,8 +1,8 @@
 """The naive computation, kept as the reference the fast path is tested and benchmarked against.
 
 Per image and per sample: the full image towers (prompted and zero-shot, separately), then the
-whole 12-block text tower on the full 77-token context for every class. No cache, no truncation,
-no chunking. Same modules and weights as :class:`~vamp_prompt.model.VaMPModel`.
+whole text tower on the full 77-token context for every class. No cache, no truncation, no
+chunking. Same modules and weights as :class:`~vamp_prompt.model.VaMPModel`.
 """
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from typing import Optional
 import torch
 from torch.nn import functional as F
 
-from .clip_backbone import tokenize
+from .latents import latent_offsets, sample_latents
 from .model import VaMPModel, head_logits
-from .prompts import sample_latents
 
 
 @torch.no_grad()
@@ -24,43 +23,38 @@ def naive_sample_logits(model: VaMPModel, images: torch.Tensor, head: str = "fus
 
     ``noise`` (P, B, S, K, D) fixes the posterior draws so results match the fast path exactly.
     """
-    cfg = model.cfg
-    pl = model.prompt_learner
+    cfg, base, latents = model.cfg, model.base, model.latents
     vt, tt = model.vision_tower, model.text_tower
-    depth = model.schedule.depth
-    tokens = tokenize([model.template.format(c) for c in model.classnames]).to(images.device)
+    tokens = base.class_token_ids(model.classnames, model.template).to(images.device)
     n_classes = tokens.shape[0]
-    deterministic = pl.distributions is None or mean_only or not cfg.variational
+    deterministic = latents is None or mean_only or not cfg.variational
     n_draws = 1 if deterministic else n_samples
-    has_prompts = model.schedule.num_layers > 0
+    text_prompts = base.text_layout.has_prompts
     rows = []
     for b in range(images.shape[0]):
         image = images[b:b + 1]
         per_sample = []
         for s in range(n_draws):
             # Image towers, run in full for this sample.
-            zero_shot = vt.project_cls(vt.run(vt.embed(image), 0, depth, None))
-            if has_prompts:
-                states = vt.run(vt.embed(image), 0, depth, pl.representation.vision_tokens())
-                image_feature = vt.project_cls(states)
-                rep = vt.visual.ln_post(states[1:1 + cfg.n_rep_tokens].mean(0)) @ pl.proj_rep
-            else:
-                image_feature = rep = zero_shot
+            zero_shot = vt(image, None).cls
+            vision = vt(image, base.vision_tokens() if base.vision_layout.has_prompts else None,
+                        zero_shot=False)
+            feats = (base.image_features(vision, vt) if vision.states is not None
+                     else {h: vision.cls for h in base.heads})
             # Text prompts of this image and sample.
-            text_prompts = pl.representation.text_tokens()
-            if pl.distributions is not None and has_prompts:
-                mean, logvar = pl.distributions.posterior_params(
-                    F.normalize(zero_shot.float(), dim=-1))
+            prompts = base.text_tokens()
+            if latents is not None:
+                mean, logvar = latents.posterior_params(F.normalize(zero_shot.float(), dim=-1))
                 eps = None if noise is None else noise[:, b:b + 1, s:s + 1]
-                z = sample_latents(mean, None if deterministic else logvar, 1,
-                                   cfg.n_rep_tokens, noise=eps)[:, 0, 0]
-                text_prompts = text_prompts + cfg.latent_scale * z
-            expanded = text_prompts[:, None].expand(-1, n_classes, -1, -1) if has_prompts \
-                else None
+                z = sample_latents(mean, None if deterministic else logvar, 1, base.n_tokens,
+                                   noise=eps)[:, 0, 0]
+                prompts = prompts + latent_offsets(z, cfg)
+            expanded = prompts[:, None].expand(-1, n_classes, -1, -1) if text_prompts else None
             text = F.normalize(tt(tokens, expanded, truncate=False).float(), dim=-1)
             scale = model.logit_scale.float()
-            cls = scale * F.normalize(image_feature.float(), dim=-1) @ text.t()
-            rep_logits = scale * F.normalize(rep.float(), dim=-1) @ text.t()
-            per_sample.append(head_logits(cls, rep_logits, head, cfg.fusion_alpha))
+            logits = {h: scale * F.normalize(f.float(), dim=-1) @ text.t()
+                      for h, f in feats.items()}
+            per_sample.append(head_logits(logits["cls"], logits.get("rep"), head,
+                                          cfg.fusion_alpha))
         rows.append(torch.cat(per_sample, dim=0))
     return torch.stack(rows)

@@ -3,9 +3,16 @@
 Both towers reuse CLIP's own modules (embeddings, residual blocks, norms, projections); only the
 order of operations is ours. Sequences are kept in CLIP's (length, batch, width) layout.
 
-Injection rule (MMRL/VaMP): at the first prompt layer the K prompt tokens are *inserted* right
-after the first token (CLS for vision, SOS for text); at every later prompt layer they *replace*
-the tokens at positions 1..K. Positional embeddings are added only at the input.
+Where a tower receives prompt tokens is described by a :class:`PromptLayout`; the two bases use:
+
+* MMRL: K tokens *inserted* right after the first token (CLS / SOS) before block 5 (1-indexed
+  layer 6), *replacing* those K positions before blocks 6..11. Positional embeddings are added
+  only at the input, so the prompt tokens carry none.
+* MaPLe: the shallow prompt enters at the input -- text: inserted after SOS among the token
+  embeddings, before the positional embeddings are added (so it takes positions 1..K, exactly as
+  MaPLe's learned context replacing "a photo"); vision: appended after the patches, through
+  ``ln_pre``, without positional embedding -- and deep prompts replace those positions before
+  blocks 1..8; blocks 9..11 carry them forward.
 """
 from __future__ import annotations
 
@@ -15,20 +22,63 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
+FRONT, END = "front", "end"
 
-def inject_prompts(x: torch.Tensor, prompts: torch.Tensor, insert: bool) -> torch.Tensor:
-    """Put K prompt tokens after position 0 of every sequence.
 
-    Args:
-        x: hidden states (L, N, D).
-        prompts: (N, K, D) or (K, D) (shared by all N sequences).
-        insert: True at the first prompt layer (length grows to L + K), False to replace x[1:1+K].
+@dataclass(frozen=True)
+class PromptLayout:
+    """Which blocks of one tower receive prompt tokens, and where in the sequence.
+
+    Slot ``s`` (0 .. n_slots-1) enters before block ``first + s``; the first slot inserts its K
+    tokens (the sequence grows by K), later slots replace them, blocks after the last slot carry
+    them forward. ``position``: ``front`` (right after token 0) or ``end`` (after the last token).
+    ``at_input``: slot 0 enters at the embedding stage instead (see the module docstring).
+    """
+
+    first: int
+    n_slots: int
+    depth: int
+    position: str = FRONT
+    at_input: bool = False
+
+    def __post_init__(self) -> None:
+        if self.position not in (FRONT, END):
+            raise ValueError(f"prompt position must be {FRONT!r} or {END!r}, got {self.position!r}")
+        if self.n_slots < 0 or not 0 <= self.first or self.first + self.n_slots > self.depth:
+            raise ValueError(f"prompt slots {self.first}..{self.first + self.n_slots - 1} do not fit "
+                             f"a {self.depth}-layer tower")
+        if self.at_input and self.first != 0:
+            raise ValueError("an input-level prompt slot must be slot 0 of block 0")
+
+    @property
+    def has_prompts(self) -> bool:
+        return self.n_slots > 0
+
+    @property
+    def last(self) -> int:
+        """Exclusive end of the blocks that receive new tokens."""
+        return self.first + self.n_slots
+
+    def slot(self, block: int) -> Optional[int]:
+        """The slot entering before ``block``, or None."""
+        return block - self.first if self.first <= block < self.last else None
+
+
+def inject_prompts(x: torch.Tensor, prompts: torch.Tensor, insert: bool,
+                   position: str = FRONT) -> torch.Tensor:
+    """Put K prompt tokens into every sequence of ``x`` (L, N, D).
+
+    ``prompts`` is (N, K, D), or (K, D) shared by all N sequences. ``insert``: the sequence grows
+    by K; otherwise the K tokens at the prompt positions are replaced.
     """
     n = x.shape[1]
     if prompts.dim() == 2:
         prompts = prompts.unsqueeze(0).expand(n, -1, -1)
     tokens = prompts.transpose(0, 1).to(x.dtype)  # (K, N, D)
-    tail = x[1:] if insert else x[1 + tokens.shape[0]:]
+    k = tokens.shape[0]
+    if position == END:
+        return torch.cat([x if insert else x[:-k], tokens], dim=0)
+    tail = x[1:] if insert else x[1 + k:]
     return torch.cat([x[:1], tokens, tail], dim=0)
 
 
@@ -46,83 +96,95 @@ def causal_mask(length: int, device: torch.device) -> torch.Tensor:
     return torch.full((length, length), float("-inf"), device=device).triu_(1)
 
 
-@dataclass(frozen=True)
-class PromptSchedule:
-    """Which residual blocks (0-indexed) receive prompts: ``first .. depth-1``."""
-
-    first: int
-    depth: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.first <= self.depth:
-            raise ValueError(f"first prompt layer {self.first} outside a {self.depth}-layer tower")
-
-    @property
-    def num_layers(self) -> int:
-        return self.depth - self.first
-
-    def slot(self, layer: int) -> int:
-        return layer - self.first
+@dataclass
+class VisionOutput:
+    states: Optional[torch.Tensor]  # prompted final states (L', N, D), None without prompts
+    zero_shot: Optional[torch.Tensor]  # frozen CLIP image feature (N, E), if asked for
+    cls: torch.Tensor                # prompted CLS feature (N, E)
 
 
 class PromptedVisionTower(nn.Module):
-    """CLIP's ViT with K shared prompt tokens; also yields the unprompted (zero-shot) CLS feature.
+    """CLIP's ViT with shared prompt tokens; optionally also the unprompted (zero-shot) feature.
 
-    The blocks before the first prompt layer see no prompts, so the prompted and the zero-shot
-    passes share them: one image pass gives both outputs.
+    Blocks before the first prompt slot see no prompts, so the prompted and the zero-shot passes
+    share them (and ``ln_pre``, which is per token): one image pass gives both outputs.
     """
 
-    def __init__(self, visual: nn.Module, schedule: PromptSchedule):
+    def __init__(self, visual: nn.Module, layout: PromptLayout):
         super().__init__()
         self.visual = visual
-        self.schedule = schedule
+        self.layout = layout
 
     @property
     def width(self) -> int:
         return self.visual.conv1.out_channels
 
+    @property
+    def grid_tokens(self) -> int:
+        return self.visual.positional_embedding.shape[0]
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Patches + CLS + positional embeddings, then ``ln_pre``: (1 + grid^2, N, D)."""
         v = self.visual
+        expected = v.conv1.kernel_size[0] * round((self.grid_tokens - 1) ** 0.5)
+        if images.shape[-1] != expected or images.shape[-2] != expected:
+            raise ValueError(f"images are {tuple(images.shape[-2:])} pixels but this CLIP takes "
+                             f"{expected}x{expected}: set INPUT.SIZE ({expected}, {expected})")
         x = v.conv1(images.to(v.conv1.weight.dtype))
         x = x.flatten(2).transpose(1, 2)  # (N, grid*grid, D)
         cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
-        return v.ln_pre(x).transpose(0, 1)  # (L, N, D)
+        return v.ln_pre(x).transpose(0, 1)
 
     def run(self, x: torch.Tensor, start: int, end: int,
             prompts: Optional[torch.Tensor]) -> torch.Tensor:
-        """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by schedule slot, or None."""
+        """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by slot, or None."""
+        layout = self.layout
         blocks = self.visual.transformer.resblocks
-        for layer in range(start, end):
-            if prompts is not None and layer >= self.schedule.first:
-                x = inject_prompts(x, prompts[self.schedule.slot(layer)],
-                                   insert=layer == self.schedule.first)
-            x = residual_block(blocks[layer], x)
+        for block in range(start, end):
+            slot = layout.slot(block)
+            if prompts is not None and slot is not None:
+                tokens = prompts[slot]
+                if slot == 0 and layout.at_input:  # input-level prompts go through ln_pre
+                    tokens = self.visual.ln_pre(tokens)
+                x = inject_prompts(x, tokens, insert=slot == 0, position=layout.position)
+            x = residual_block(blocks[block], x)
         return x
 
     def project_cls(self, x: torch.Tensor) -> torch.Tensor:
         v = self.visual
         return v.ln_post(x[0]) @ v.proj
 
-    def forward(self, images: torch.Tensor, prompts: Optional[torch.Tensor]
-                ) -> Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
-        """Returns (prompted final states (L+K, N, D) or None, zero-shot CLS feature (N, E),
-        prompted CLS feature (N, E)); with ``prompts=None`` the last equals the zero-shot one."""
-        depth = self.schedule.depth
-        shared = self.run(self.embed(images), 0, self.schedule.first, None)
-        zero_shot = self.project_cls(self.run(shared, self.schedule.first, depth, None))
-        if prompts is None:
-            return None, zero_shot, zero_shot
-        prompted = self.run(shared, self.schedule.first, depth, prompts)
-        return prompted, zero_shot, self.project_cls(prompted)
+    def prompt_states(self, states: torch.Tensor, n_tokens: int) -> torch.Tensor:
+        """The K prompt-token outputs of the final states, (K, N, D)."""
+        if self.layout.position == END:
+            return states[-n_tokens:]
+        return states[1:1 + n_tokens]
+
+    def forward(self, images: torch.Tensor, prompts: Optional[torch.Tensor],
+                zero_shot: bool = True) -> VisionOutput:
+        """One pass for the prompted features and, if ``zero_shot``, the frozen CLIP feature."""
+        layout = self.layout
+        depth = len(self.visual.transformer.resblocks)
+        x = self.embed(images)
+        if prompts is None or not layout.has_prompts:
+            feature = self.project_cls(self.run(x, 0, depth, None))
+            return VisionOutput(None, feature if zero_shot else None, feature)
+        shared = self.run(x, 0, layout.first, None)
+        frozen = (self.project_cls(self.run(shared, layout.first, depth, None))
+                  if zero_shot else None)
+        states = self.run(shared, layout.first, depth, prompts)
+        return VisionOutput(states, frozen, self.project_cls(states))
 
 
 @dataclass
 class TextPrefix:
-    """Text states at the input of the first prompt layer, computed once per class set.
+    """Text states at the input of the first prompt slot, computed once per class set.
 
-    ``states`` is (n, C, D) with n = longest EOT position + 1: the tower is causal and is read at
-    EOT, so later positions never influence the result and are dropped (exact).
+    ``states`` is (n, C, D) with n = EOT position + 1 of these classes: the tower is causal and
+    read at EOT, so later positions never influence the result and are dropped (exact). For an
+    input-level layout the states are the raw token embeddings (positions are added after the
+    prompts are inserted).
     """
 
     states: torch.Tensor
@@ -147,45 +209,59 @@ class ClassBuckets:
 
 
 class PromptedTextTower(nn.Module):
-    """CLIP's causal text transformer with per-sequence prompt tokens at the prompt layers."""
+    """CLIP's causal text transformer with per-sequence prompt tokens at the prompt slots."""
 
-    def __init__(self, clip_model: nn.Module, schedule: PromptSchedule):
+    def __init__(self, clip_model: nn.Module, layout: PromptLayout):
         super().__init__()
+        if layout.position != FRONT:
+            raise ValueError("text prompts go right after SOS (position 'front')")
         self.token_embedding = clip_model.token_embedding
         self.positional_embedding = clip_model.positional_embedding
         self.transformer = clip_model.transformer
         self.ln_final = clip_model.ln_final
         self.text_projection = clip_model.text_projection
-        self.schedule = schedule
+        self.layout = layout
 
     @property
     def width(self) -> int:
         return self.ln_final.weight.shape[0]
 
+    @property
+    def depth(self) -> int:
+        return len(self.transformer.resblocks)
+
+    def shift(self, prompts: Optional[torch.Tensor]) -> int:
+        """How far the prompts move the EOT token (K, or 0 without prompts)."""
+        return 0 if prompts is None or not self.layout.has_prompts else prompts.shape[-2]
+
     def run(self, x: torch.Tensor, start: int, end: int, prompts: Optional[torch.Tensor],
             prompt_index: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Blocks ``start..end-1`` of the text tower.
 
-        ``prompts`` is (P, M, K, D) per schedule slot, and ``prompt_index`` (N,) says which of the
-        M prompt sets each of the N sequences uses (None: prompts already has one set per sequence).
+        ``prompts`` is (P, M, K, D) per slot, and ``prompt_index`` (N,) says which of the M prompt
+        sets each of the N sequences uses (None: prompts already has one set per sequence).
         """
         blocks = self.transformer.resblocks
         mask = None
-        for layer in range(start, end):
-            x = self._with_prompts(x, layer, prompts, prompt_index)
+        for block in range(start, end):
+            x = self._with_prompts(x, block, prompts, prompt_index)
             if mask is None or mask.shape[0] != x.shape[0]:
                 mask = causal_mask(x.shape[0], x.device)
-            x = residual_block(blocks[layer], x, mask)
+            x = residual_block(blocks[block], x, mask)
         return x
 
-    def _with_prompts(self, x: torch.Tensor, layer: int, prompts: Optional[torch.Tensor],
+    def _with_prompts(self, x: torch.Tensor, block: int, prompts: Optional[torch.Tensor],
                       prompt_index: Optional[torch.Tensor]) -> torch.Tensor:
-        if prompts is None or layer < self.schedule.first:
+        slot = self.layout.slot(block)
+        if prompts is None or slot is None:
             return x
-        tokens = prompts[self.schedule.slot(layer)]
+        tokens = prompts[slot]
         if prompt_index is not None:
             tokens = tokens[prompt_index]
-        return inject_prompts(x, tokens, insert=layer == self.schedule.first)
+        x = inject_prompts(x, tokens, insert=slot == 0)
+        if slot == 0 and self.layout.at_input:  # MaPLe: positions are added after insertion
+            x = x + self.positional_embedding[:x.shape[0], None].to(x.dtype)
+        return x
 
     def last_block_readout(self, x: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
         """The last block evaluated at the EOT rows only, then the read-out (exact).
@@ -209,20 +285,24 @@ class PromptedTextTower(nn.Module):
         picked = x[eot, torch.arange(x.shape[1], device=x.device)]
         return self.ln_final(picked) @ self.text_projection
 
-    def embed(self, token_ids: torch.Tensor, length: Optional[int] = None) -> torch.Tensor:
+    def embed(self, token_ids: torch.Tensor, length: Optional[int] = None,
+              positions: bool = True) -> torch.Tensor:
         length = token_ids.shape[1] if length is None else length
         x = self.token_embedding(token_ids[:, :length])
-        x = x + self.positional_embedding[:length].to(x.dtype)
+        if positions:
+            x = x + self.positional_embedding[:length].to(x.dtype)
         return x.transpose(0, 1)
 
     def prefix(self, token_ids: torch.Tensor) -> TextPrefix:
         """Run the prompt-free blocks once, on the context truncated after the longest EOT."""
         eot = token_ids.argmax(dim=-1)
         length = int(eot.max()) + 1
-        x = self.run(self.embed(token_ids, length), 0, self.schedule.first, None)
+        if self.layout.at_input and self.layout.has_prompts:
+            return TextPrefix(states=self.embed(token_ids, length, positions=False), eot=eot)
+        x = self.run(self.embed(token_ids, length), 0, self.layout.first, None)
         return TextPrefix(states=x, eot=eot)
 
-    def prefix_buckets(self, token_ids: torch.Tensor) -> "ClassBuckets":
+    def prefix_buckets(self, token_ids: torch.Tensor) -> ClassBuckets:
         """Class prompts grouped by length, each group run through the prompt-free blocks once.
 
         Every class in a bucket has the same EOT position, so no sequence carries padding: the
@@ -239,14 +319,16 @@ class PromptedTextTower(nn.Module):
                     prompts: Optional[torch.Tensor],
                     prompt_index: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Finish the tower for sequences (class_index[i], prompt set prompt_index[i]) -> (N, E)."""
-        first, depth = self.schedule.first, self.schedule.depth
+        layout = self.layout
         x = prefix.states[:, class_index]
-        shift = 0 if prompts is None or self.schedule.num_layers == 0 else prompts.shape[-2]
-        eot = prefix.eot[class_index] + shift
-        if first == depth:  # no prompt layers: the prefix already ran every block
+        eot = prefix.eot[class_index] + self.shift(prompts)
+        if prompts is None and layout.at_input and layout.has_prompts:
+            x = x + self.positional_embedding[:x.shape[0], None].to(x.dtype)
+        start = layout.first if layout.has_prompts else self.depth
+        if start == self.depth:  # no prompt slots: the prefix already ran every block
             return self.readout(x, eot)
-        x = self.run(x, first, depth - 1, prompts, prompt_index)
-        x = self._with_prompts(x, depth - 1, prompts, prompt_index)
+        x = self.run(x, start, self.depth - 1, prompts, prompt_index)
+        x = self._with_prompts(x, self.depth - 1, prompts, prompt_index)
         return self.last_block_readout(x, eot)
 
     def forward(self, token_ids: torch.Tensor, prompts: Optional[torch.Tensor] = None,
@@ -254,6 +336,9 @@ class PromptedTextTower(nn.Module):
         """Plain full pass (all blocks); ``prompts`` (P, N, K, D) or None -> features (N, E)."""
         eot = token_ids.argmax(dim=-1)
         length = int(eot.max()) + 1 if truncate else token_ids.shape[1]
-        x = self.run(self.embed(token_ids, length), 0, self.schedule.depth, prompts)
-        shift = 0 if prompts is None or self.schedule.num_layers == 0 else prompts.shape[-2]
-        return self.readout(x, eot + shift)
+        at_input = self.layout.at_input and prompts is not None and self.layout.has_prompts
+        x = self.embed(token_ids, length, positions=not at_input)
+        if at_input and not truncate:  # room for the inserted tokens within the 77 positions
+            x = x[:length - prompts.shape[-2]]
+        x = self.run(x, 0, self.depth, prompts)
+        return self.readout(x, eot + self.shift(prompts))

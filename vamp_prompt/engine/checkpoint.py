@@ -14,10 +14,11 @@ import torch
 from ..atomic import atomic_output
 from .config import CORE_TO_YACS
 
-FORMAT = "vamp-checkpoint-v1"
+FORMAT = "vamp-checkpoint-v2"  # v2: base + latents modules (v1: before the MaPLe base)
 _EPOCH_FILE = re.compile(r"model\.pth\.tar-(\d+)")
 #: Core config fields that change parameter shapes: a mismatch cannot be loaded.
-ARCHITECTURE_KEYS = ("variant", "n_rep_tokens", "rep_dim", "first_prompt_layer", "generator_rank")
+ARCHITECTURE_KEYS = ("base", "variant", "n_rep_tokens", "rep_dim", "first_prompt_layer", "n_ctx",
+                     "prompt_depth", "posterior_tokens", "prior_code", "generator_rank")
 
 
 class CheckpointError(RuntimeError):
@@ -40,6 +41,11 @@ def load_checkpoint(path: str) -> Dict[str, Any]:
     except Exception as err:
         raise CheckpointError(f"Cannot read checkpoint {path}: {err}. It may be truncated or "
                               "not a VaMP checkpoint; delete it and train again.") from err
+    if isinstance(payload, dict) and str(payload.get("format", "")).startswith("vamp-checkpoint-") \
+            and payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} was written by another version of vamp_prompt (format "
+                              f"{payload['format']}, this version reads {FORMAT}). Fix: train "
+                              "again with this version (a new --output-dir keeps the old run).")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a VaMP checkpoint (format "
                               f"{payload.get('format') if isinstance(payload, dict) else '?'}, "

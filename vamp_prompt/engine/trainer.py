@@ -17,14 +17,16 @@ from dassl.data import DataManager
 from dassl.data.data_manager import DatasetWrapper, build_data_loader
 from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY, TrainerX
+from dassl.utils import set_random_seed
 
 from ..atomic import atomic_output
 from ..clip_backbone import load_clip
 from ..config import HEADS
 from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
                        write_metrics_json, write_per_image_csv)
-from ..model import VaMPModel, average_probabilities, compute_prototypes
-from ..prompts import class_code
+from ..latents import image_seed, per_image_noise
+from ..model import VaMPModel, average_probabilities
+from ..prototypes import frozen_image_features
 from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
                          load_checkpoint, save_checkpoint)
 from .config import (VAMP_KEYS, ConfigError, canonical_task, resolved_dataset_settings,
@@ -33,7 +35,9 @@ from .schedule import build_optimizer, build_schedule
 
 #: Keys that only affect evaluation: changing them between training and testing is expected.
 EVALUATION_KEYS = ("TEST_SAMPLES", "INFERENCE", "TEXT_CHUNK_MB", "EVAL_HEAD",
-                   "SAVE_PER_IMAGE", "UNCERTAINTY_ANALYSIS", "PROTOTYPE_BATCH_SIZE")
+                   "SAVE_PER_IMAGE", "UNCERTAINTY_ANALYSIS", "PROTOTYPE_BATCH_SIZE",
+                   "CUDNN_BENCHMARK")
+FEATURES_FILE = "train_features.pt"  # the offline frozen features of the training images
 MODEL_NAME = "prompt_learner"      # checkpoint sub-folder, as in the CoOp family
 RESUME_FILE = "resume.pth.tar"     # per-epoch training state, removed once training finishes
 SWEEP_SAMPLES = (1, 2, 5, 10, 20)
@@ -127,14 +131,26 @@ class VaMP(TrainerX):
             clip_model = load_clip(cfg.MODEL.BACKBONE.NAME, device="cpu")
         except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
             raise ConfigError(f"MODEL.BACKBONE.NAME: {err}") from None
+        resolution = clip_model.visual.input_resolution
+        if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
+            raise ConfigError(
+                f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but the CLIP in MODEL.BACKBONE.NAME "
+                f"({cfg.MODEL.BACKBONE.NAME}) takes {resolution}x{resolution} images. Fix: set "
+                f"INPUT.SIZE ({resolution}, {resolution}), for training and testing alike.")
+        torch.backends.cudnn.benchmark = bool(cfg.TRAINER.VAMP.CUDNN_BENCHMARK)
         try:
             self.model = VaMPModel(clip_model, self.vamp_cfg).to(self.device)
         except ValueError as err:  # e.g. FIRST_PROMPT_LAYER beyond this CLIP's depth
             raise ConfigError(f"TRAINER.VAMP: {err}") from None
         self.classnames = list(self.dm.dataset.classnames)
         self.model.set_classes(self.classnames, settings["template"])
-        print(f"VaMP variant '{self.vamp_cfg.variant}', template {settings['template']!r}, "
-              f"lambda {settings['lambda']}, d_r {settings['rep_dim']}")
+        base = self.vamp_cfg.base
+        details = (f"template {settings['template']!r}, lambda {settings['lambda']}, "
+                   f"d_r {settings['rep_dim']}" if base == "mmrl" else
+                   f"context {self.vamp_cfg.n_ctx} tokens from {self.vamp_cfg.ctx_init!r}, "
+                   f"depth {self.vamp_cfg.prompt_depth}")
+        print(f"VaMP variant '{self.vamp_cfg.variant}' on base {base}: {details}; "
+              f"precision {self.precision}")
         counts = self.model.parameter_counts()
         print("Trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         self.optim = build_optimizer(self.model.trainable_parameters(), cfg.OPTIM)
@@ -161,36 +177,46 @@ class VaMP(TrainerX):
 
     # ------------------------------------------------------------------------------ training
     def before_train(self) -> None:
-        super().before_train()  # resumes through resume_model_if_exist below
-        if self.vamp_cfg.class_prior and self.model.prototypes.shape[0] == 0:
-            self.model.set_prototypes(self.class_prototypes())
+        """Offline features for the class-aware prior, a fresh seed, then resume (if any).
 
-    def class_prototypes(self) -> torch.Tensor:
-        """Offline pass over the training split (test transform), cached in the output dir."""
+        Re-seeding after set-up gives every row and every rerun the same data order and
+        augmentation, whatever set-up consumed (model initialisation, the prototype pass, a
+        cache hit); resuming then restores the interrupted run's random state.
+        """
+        if self.vamp_cfg.class_prior:
+            features, labels = self.training_features()
+            self.model.set_prototype_features(features.to(self.device), labels, self.num_classes)
+        if self.cfg.SEED >= 0:
+            set_random_seed(self.cfg.SEED)
+        super().before_train()  # resumes through resume_model_if_exist below
+
+    def training_features(self):
+        """Frozen CLIP features of the training images (test transform), computed once and
+        cached in the output dir: (N, E) and labels (N,)."""
         items = self.dm.dataset.train_x
         inputs = (self.cfg.MODEL.BACKBONE.NAME, self.cfg.INPUT.SIZE, self.cfg.INPUT.INTERPOLATION,
-                  self.cfg.INPUT.PIXEL_MEAN, self.cfg.INPUT.PIXEL_STD)
+                  self.cfg.INPUT.PIXEL_MEAN, self.cfg.INPUT.PIXEL_STD, self.precision)
         key = hashlib.sha1("\n".join([f"{d.impath}|{d.label}" for d in items]
                                      + [repr(inputs)]).encode()).hexdigest()
-        cache = os.path.join(self.output_dir, "prototypes.pt")
+        cache = os.path.join(self.output_dir, FEATURES_FILE)
         if os.path.isfile(cache):
             saved = torch.load(cache, map_location="cpu", weights_only=True)
             if saved.get("key") == key:
-                print(f"Class prototypes loaded from {cache}")
-                return saved["prototypes"]
-        print(f"Computing class prototypes of {len(items)} training images")
+                print(f"Training-image features for the class prototypes loaded from {cache}")
+                return saved["features"], saved["labels"]
+        print(f"Computing the frozen features of {len(items)} training images (class prototypes)")
         loader = build_data_loader(
             self.cfg, sampler_type="SequentialSampler", data_source=items,
             batch_size=self.cfg.TRAINER.VAMP.PROTOTYPE_BATCH_SIZE,
             tfm=build_transform(self.cfg, is_train=False), is_train=False,
             dataset_wrapper=CheckedDatasetWrapper)
         with self.autocast():
-            protos = compute_prototypes(
-                self.model, ((b["img"].to(self.device), b["label"]) for b in loader),
-                self.num_classes)
+            features, labels = frozen_image_features(
+                self.model.zero_shot_image_features,
+                ((b["img"].to(self.device), b["label"]) for b in loader))
         with atomic_output(cache, "wb") as handle:
-            torch.save({"key": key, "prototypes": protos}, handle)
-        return protos
+            torch.save({"key": key, "features": features, "labels": labels}, handle)
+        return features, labels
 
     def forward_backward(self, batch) -> Dict[str, float]:
         images, labels = self.parse_batch_train(batch)
@@ -224,7 +250,7 @@ class VaMP(TrainerX):
             "vamp_config": self.vamp_cfg.to_dict(), "classnames": self.classnames,
             "dataset": self.cfg.DATASET.NAME, "subsample": self.cfg.DATASET.SUBSAMPLE_CLASSES,
             "task": self.cfg.TASK, "template": self.model.template,
-            "prototypes": self.model.prototypes.detach().cpu(),
+            "prior_means": self.prior_means_for_plots(),
             "train_settings": self.train_settings(),
         }
         if with_optimizer:
@@ -235,6 +261,12 @@ class VaMP(TrainerX):
             if self.scaler is not None:
                 payload["grad_scaler"] = self.scaler.state_dict()
         return payload
+
+    def prior_means_for_plots(self) -> torch.Tensor:
+        """The class-aware prior's mean per training class (P, C, T, D) in fp16, for the latent
+        plots of later evaluation runs (empty without a class prior)."""
+        means = self.model.class_prior_means()
+        return torch.zeros(0) if means is None else means.detach().half().cpu()
 
     def train_settings(self) -> Dict[str, str]:
         """Every setting that shapes training, as strings; resuming requires them unchanged."""
@@ -248,6 +280,9 @@ class VaMP(TrainerX):
                          "DATASET.NUM_SHOTS": cfg.DATASET.NUM_SHOTS, "SEED": cfg.SEED,
                          "MODEL.BACKBONE.NAME": cfg.MODEL.BACKBONE.NAME,
                          "INPUT.SIZE": cfg.INPUT.SIZE, "INPUT.TRANSFORMS": cfg.INPUT.TRANSFORMS})
+        # What 'auto' and the per-dataset defaults resolved to in this run.
+        settings["resolved.PREC"] = self.precision
+        settings.update({f"resolved.{k}": v for k, v in resolved_dataset_settings(cfg).items()})
         return {k: str(v) for k, v in settings.items()}
 
     def _check_settings(self, payload: dict, path: str, ignore: tuple = ()) -> None:
@@ -301,8 +336,6 @@ class VaMP(TrainerX):
                 torch.cuda.set_rng_state_all(payload["cuda_rng"])
             if "grad_scaler" in payload and self.scaler is not None:
                 self.scaler.load_state_dict(payload["grad_scaler"])
-            if payload["prototypes"].numel():
-                self.model.set_prototypes(payload["prototypes"])
             print(f"Resuming from {resume} (epoch {payload['epoch']} of {self.max_epoch} done)")
             return int(payload["epoch"])
         if final is not None:
@@ -310,8 +343,6 @@ class VaMP(TrainerX):
             self._check(payload, final, resuming=True)
             self._check_settings(payload, final)
             self.model.load_trainable_state_dict(payload["state_dict"])
-            if payload["prototypes"].numel():
-                self.model.set_prototypes(payload["prototypes"])
             print(f"Training already finished ({final}); nothing to train")
             return int(payload["epoch"])
         print("No checkpoint found, train from scratch")
@@ -327,8 +358,7 @@ class VaMP(TrainerX):
         self._check(payload, path, resuming=False)
         self.model.load_trainable_state_dict(payload["state_dict"])
         self.trained_on = payload.get("dataset")
-        if payload["prototypes"].numel():
-            self.model.set_prototypes(payload["prototypes"])
+        self.saved_prior_means = payload.get("prior_means", torch.zeros(0))
         self.trained_classnames = list(payload.get("classnames", []))
         print(f"Loaded {path} (epoch {payload['epoch']}, trained on {self.trained_on} "
               f"{payload.get('subsample')} classes)")
@@ -338,9 +368,16 @@ class VaMP(TrainerX):
         return evaluation_head(self.cfg.TASK, self.cfg.DATASET.SUBSAMPLE_CLASSES, self.trained_on,
                                self.cfg.DATASET.NAME, self.cfg.TRAINER.VAMP.EVAL_HEAD)
 
-    def _eval_generator(self) -> torch.Generator:
-        seed = self.cfg.SEED if self.cfg.SEED >= 0 else 0
-        return torch.Generator(device=self.device).manual_seed(seed)
+    def test_noise(self, batch, n_samples: int) -> Optional[torch.Tensor]:
+        """Posterior noise for each test image from its own generator, seeded by (SEED, the
+        image's index in the split): results do not depend on TEST.BATCH_SIZE, on which images
+        share a batch, or on the device; the first S draws of a larger S are the same draws."""
+        shape = self.model.noise_shape(n_samples)
+        if shape is None:
+            return None
+        run_seed = self.cfg.SEED if self.cfg.SEED >= 0 else 0
+        seeds = [image_seed(run_seed, int(i)) for i in batch["index"]]
+        return per_image_noise(seeds, shape, self.device)
 
     @torch.no_grad()
     def test(self, split=None):
@@ -357,12 +394,12 @@ class VaMP(TrainerX):
         print(f"Evaluate on the *{split}* set (head: {head}, inference: "
               f"{self.vamp_cfg.inference}, samples: {drawn})")
         metrics = UncertaintyAccumulator()
-        generator = self._eval_generator()
         for batch in loader:
             images, labels = self.parse_batch_test(batch)
+            noise = None if mean_only else self.test_noise(batch, samples)
             with self.autocast():
                 logits = self.model.predict(images, head=head, n_samples=samples,
-                                            mean_only=mean_only, generator=generator)
+                                            mean_only=mean_only, noise=noise)
             self.evaluator.process(average_probabilities(logits), labels)
             metrics.update(logits, labels)
         results = self.evaluator.evaluate()
@@ -398,29 +435,28 @@ class VaMP(TrainerX):
         write_reliability(os.path.join(folder, "reliability.json"), metrics)
         sweep = SampleSweepAccumulator(SWEEP_SAMPLES)
         means, labels_seen = [], []
-        generator = self._eval_generator()
         for batch in loader:
             images, labels = self.parse_batch_test(batch)
+            noise = self.test_noise(batch, max(SWEEP_SAMPLES))
             with self.autocast():
-                out = self.model(images, n_samples=max(SWEEP_SAMPLES), generator=generator)
+                out = self.model(images, n_samples=max(SWEEP_SAMPLES), noise=noise)
             logits = out.logits(head, self.vamp_cfg.fusion_alpha)
             if logits.shape[1] == max(SWEEP_SAMPLES):
                 sweep.update(logits, labels)
-            if out.posterior_mean is not None:
-                means.append(out.posterior_mean.float().cpu())
+            if out.posterior_mean is not None:  # (P, B, T, D) -> (P, B, T * D)
+                means.append(out.posterior_mean.float().flatten(2).cpu())
                 labels_seen.append(labels.cpu())
         if self.vamp_cfg.variational:
             write_s_sweep(os.path.join(folder, "s_sweep.json"), sweep.samples, sweep.compute())
         if means:
-            layers = list(range(self.model.schedule.first + 1, self.model.schedule.depth + 1))
-            prior_means = None
-            dist = self.model.prompt_learner.distributions
-            protos = self.model.prototypes
+            layout = self.model.base.text_layout
+            layers = list(range(layout.first + 1, layout.last + 1))
+            prior_means = getattr(self, "saved_prior_means", None)
+            if prior_means is None or not prior_means.numel():
+                prior_means = self.prior_means_for_plots()
             same_classes = getattr(self, "trained_classnames", self.classnames) == self.classnames
-            if dist is not None and dist.prior is not None and protos.shape[0] and same_classes:
-                classes = torch.arange(protos.shape[0], device=protos.device)
-                prior_means = dist.prior_params(class_code(protos, classes, None, "prototype"))[0]
-                prior_means = prior_means.cpu()
+            prior_means = (prior_means.float().flatten(2)
+                           if prior_means.numel() and same_classes else None)
             write_latents(os.path.join(folder, "latents.npz"), torch.cat(labels_seen), layers,
                           torch.cat(means, dim=1), prior_means)
         print(f"Uncertainty analysis written to {folder}")
