@@ -35,9 +35,11 @@ def overrides(clip: str, epochs: int = 1) -> list:
 
 
 def run_script(name: str, args: list, data: str, output: str, check: bool = True,
-               shots: int = 4):
+               shots: int = 4, cfg: str = ""):
     env = dict(os.environ, DATA=data, OUTPUT=output, PYTHON=sys.executable, PYTHONUNBUFFERED="1",
                SHOTS=str(shots))
+    if cfg:
+        env["CFG"] = cfg
     proc = subprocess.run(["bash", f"scripts/vamp/{name}", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
@@ -282,6 +284,14 @@ def test_checkpoint_from_another_class_set_and_earlier_results_intact(workspace,
                          "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
                          *workspace["ov"], "TRAINER.VAMP.PREC", "fp8"])
     assert_refused(proc, "TRAINER.VAMP.PREC", "fp8")
+    # An image size this CLIP cannot take (INPUT.SIZE forgotten) is named, not a tensor error.
+    proc = run_train_py(["--root", workspace["data"], "--trainer", "VaMP", "--eval-only",
+                         "--model-dir", model_dir, "--output-dir", str(tmp_path / "size"),
+                         "--dataset-config-file", "configs/datasets/dtd.yaml",
+                         "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
+                         *workspace["ov"], "DATASET.SUBSAMPLE_CLASSES", "new",
+                         "INPUT.SIZE", "(224,224)"])
+    assert_refused(proc, "INPUT.SIZE", "(64, 64)")
     proc = run_script("base2new_train.sh", ["dtd", "1", "DATASET.NUM_SHOTS", "8"],
                       workspace["data"], workspace["output"], check=False)
     assert_refused(proc, "SHOTS=K")
@@ -318,3 +328,41 @@ def test_cross_dataset_and_domain_generalisation_flow(tmp_path):
     assert re.search(r"^\| dtd \| 1 \| [0-9.]+ \|", proc.stdout, flags=re.M)
     assert re.search(r"^\| imagenet_a \| 1 \| [0-9.]+ \|", proc.stdout, flags=re.M)
     assert train.returncode == 0
+
+
+def test_rerun_with_cached_features_trains_the_same_model(workspace, tmp_path):
+    """Re-seeding after set-up: a run that finds the offline features cached draws the same data
+    order and augmentation as one that computed them."""
+    fresh = os.path.join(str(tmp_path), "fresh")
+    run_script("base2new_train.sh", ["dtd", "1", *workspace["ov"]], workspace["data"], fresh)
+    cached = os.path.join(str(tmp_path), "cached")
+    os.makedirs(os.path.join(cached, TRAIN_SUBDIR))
+    shutil.copy(os.path.join(fresh, TRAIN_SUBDIR, "train_features.pt"),
+                os.path.join(cached, TRAIN_SUBDIR, "train_features.pt"))
+    proc = run_script("base2new_train.sh", ["dtd", "1", *workspace["ov"]], workspace["data"],
+                      cached)
+    assert "features for the class prototypes loaded from" in proc.stdout
+    a, b = (torch.load(os.path.join(root, TRAIN_SUBDIR, "prompt_learner", "model.pth.tar-1"),
+                       weights_only=True)["state_dict"] for root in (fresh, cached))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_maple_rows_through_the_real_scripts(workspace, tmp_path):
+    """MaPLe reproduced and VaMP on MaPLe: train on base, test on new, tabled as their own rows."""
+    output = str(tmp_path / "out")
+    for cfg in ("vit_b16_base2new_maple", "vit_b16_base2new_maple_vamp"):
+        run_script("base2new_train.sh", ["dtd", "1", *workspace["ov"]], workspace["data"],
+                   output, cfg=cfg)
+        run_script("base2new_test.sh", ["dtd", "1", *workspace["ov"]], workspace["data"],
+                   output, cfg=cfg)
+        log = open(os.path.join(output, f"base2new/train_base/dtd/shots_4/VaMP/{cfg}/seed1/"
+                                "log.txt")).read()
+        assert "on base maple" in log and "Finish training" in log
+        test_dir = os.path.join(output, f"base2new/test_new/dtd/shots_4/VaMP/{cfg}/seed1")
+        assert json.load(open(os.path.join(test_dir, "metrics.json")))["subsample"] == "new"
+    proc = subprocess.run([sys.executable, "-m", "vamp_prompt.results", output, "--no-plot"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "vit_b16_base2new_maple " in proc.stdout or "vit_b16_base2new_maple (" in proc.stdout
+    assert "vit_b16_base2new_maple_vamp" in proc.stdout
