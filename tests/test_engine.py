@@ -53,6 +53,29 @@ def test_per_dataset_defaults_and_explicit_overrides():
         vamp_config_from_cfg(cfg)
 
 
+def test_unknown_dataset_falls_back_and_says_so_once(capsys):
+    from vamp_prompt.engine.config import resolved_dataset_settings
+    cfg = vamp_cfg("MyOwnDataset")
+    first = resolved_dataset_settings(cfg)
+    resolved_dataset_settings(cfg)
+    out = capsys.readouterr().out
+    assert out.count("'MyOwnDataset' has no entry") == 1
+    assert "TRAINER.VAMP.TEMPLATE" in out and "TRAINER.VAMP.LAMBDA" in out
+    assert first == {"template": "a photo of a {}.", "lambda": 1.0, "rep_dim": 512}
+    cfg.TRAINER.VAMP.TEMPLATE, cfg.TRAINER.VAMP.LAMBDA, cfg.TRAINER.VAMP.REP_DIM = "{}", 2.0, 64
+    resolved_dataset_settings(vamp_cfg("OtherOwnDataset"))
+    assert capsys.readouterr().out.count("has no entry") == 1
+
+
+def test_maple_keys_reach_the_core():
+    cfg = vamp_cfg()
+    cfg.TRAINER.VAMP.BASE, cfg.TRAINER.VAMP.VARIANT = "maple", "vamp"
+    cfg.TRAINER.VAMP.N_CTX, cfg.TRAINER.VAMP.PROMPT_DEPTH = 3, 5
+    core = vamp_config_from_cfg(cfg)
+    assert (core.base, core.n_ctx, core.prompt_depth, core.n_tokens) == ("maple", 3, 5, 3)
+    assert core.prior_code == "posterior_mean" and not core.prototype_grad
+
+
 def test_evaluation_head_routing():
     assert evaluation_head("B2N", "base", "DescribableTextures", "DescribableTextures") == "fusion"
     assert evaluation_head("B2N", "new", "DescribableTextures", "DescribableTextures") == "cls"
