@@ -177,3 +177,28 @@ def test_prior_uses_the_class_members_only(tiny_clip, images):
     model.set_prototype_features(feats, PROTO_LABELS, len(CLASSNAMES))
     after = model.prior_codes(torch.tensor([0]), None)
     torch.testing.assert_close(torch.stack(before), torch.stack(after))
+
+
+def test_relative_offsets_are_measured_in_token_units(tiny_clip, images):
+    from vamp_prompt.latents import LatentStatistics, latent_offsets
+    model = make_model(tiny_clip, "vamp", offset_scale="relative", latent_scale=0.5,
+                       code_scale="sqrt_dim", text_chunk_mb=0.02).eval()
+    shared = model.base.text_tokens()
+    z = torch.ones(7, 2, 1, K, 64)
+    offsets = latent_offsets(z, model.cfg, shared)
+    rms = shared.detach().pow(2).mean((-1, -2)).sqrt()
+    torch.testing.assert_close(offsets[:, 0, 0, 0, 0], 0.5 * rms)
+    noise = torch.randn(7, 3, 2, K, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(images, n_samples=2, noise=noise)
+    naive = naive_sample_logits(model, images, "fusion", 2, noise=noise)
+    torch.testing.assert_close(out.logits("fusion", 0.7) / 100, naive / 100, atol=1e-5, rtol=0)
+    stats = LatentStatistics()
+    stats.update(out.posterior_mean, out.posterior_logvar, model.cfg, shared)
+    values = stats.compute()
+    mu = out.posterior_mean * 0.5                                  # relative units: c_i / rms = 0.5
+    by_hand = mu.flatten(2).std(1, unbiased=False).pow(2).mean(-1).sqrt().mean()
+    assert values["offset_spread"] == pytest.approx(float(by_hand), rel=1e-4)
+    sigma = torch.exp(0.5 * out.posterior_logvar).mean((1, 2, 3))
+    assert values["sigma"] == pytest.approx(float(sigma.mean()), rel=1e-5)
+    assert values["noise_size"] == pytest.approx(0.5 * float(sigma.mean()), rel=1e-5)

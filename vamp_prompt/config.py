@@ -14,6 +14,8 @@ INFERENCE_MODES: Tuple[str, ...] = ("monte_carlo", "mean")
 PRIOR_CODES: Tuple[str, ...] = ("posterior_mean", "prototype", "prototype_instance")
 POSTERIOR_TOKENS: Tuple[str, ...] = ("shared", "tokenwise")
 PROJ_REP_INITS: Tuple[str, ...] = ("random", "clip")
+OFFSET_SCALES: Tuple[str, ...] = ("absolute", "relative")
+CODE_SCALES: Tuple[str, ...] = ("unit", "sqrt_dim")
 KL_REDUCTIONS: Tuple[str, ...] = ("mean", "sum")
 HEADS: Tuple[str, ...] = ("fusion", "cls", "rep")
 
@@ -41,7 +43,9 @@ class VaMPConfig:
     # VaMP
     posterior_tokens: str = "shared"      # shared (one Gaussian per slot) | tokenwise (K x D means)
     generator_rank: int = 6               # bottleneck width r of each generator / prior MLP
-    latent_scale: float = 0.02            # text token offset = latent_scale * z
+    latent_scale: float = 0.02            # text token offset = latent_scale * z (see offset_scale)
+    offset_scale: str = "absolute"        # absolute: c = latent_scale | relative: latent_scale * rms(T_i)
+    code_scale: str = "unit"              # posterior input: normalise(f_x) (unit) or times sqrt(E)
     init_logvar: float = 0.0              # initial posterior log-variance (sigma = 1 in latent units)
     logvar_min: float = -8.0              # clamp of every predicted log-variance (fp32)
     logvar_max: float = 4.0
@@ -62,6 +66,8 @@ class VaMPConfig:
                              f"{self.base!r}: use variant {self.base!r} (or 'base')")
         _choice("posterior_tokens", self.posterior_tokens, POSTERIOR_TOKENS)
         _choice("proj_rep_init", self.proj_rep_init, PROJ_REP_INITS)
+        _choice("offset_scale", self.offset_scale, OFFSET_SCALES)
+        _choice("code_scale", self.code_scale, CODE_SCALES)
         _choice("inference", self.inference, INFERENCE_MODES)
         _choice("prior_code", self.prior_code, PRIOR_CODES)
         _choice("kl_reduction", self.kl_reduction, KL_REDUCTIONS)

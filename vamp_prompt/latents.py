@@ -2,10 +2,12 @@
 
 Text tokens of prompt slot i for image b and sample s:
 
-    t_i(b, s) = T_i + latent_scale * z_i(b, s),   z_i ~ q(z_i | x_b) = N(mu_i, diag(sigma_i^2))
+    t_i(b, s) = T_i + c_i * z_i(b, s),   z_i ~ q(z_i | x_b) = N(mu_i, diag(sigma_i^2))
 
-with T_i the base's shared tokens (MMRL: F_t^i(R); MaPLe: its context / deep prompt) and
-[mu_i, log sigma_i^2] = phi_i(f_x), a bottleneck MLP of the frozen zero-shot image feature. The
+with T_i the base's shared tokens (MMRL: F_t^i(R); MaPLe: its context / deep prompt), c_i the
+offset scale (:func:`latent_offsets`) and [mu_i, log sigma_i^2] = phi_i(u), a bottleneck MLP of
+the frozen zero-shot image feature u = normalise(f_x) (times sqrt(E) with ``code_scale``
+``sqrt_dim``, so its entries are of unit size). The
 deterministic "sample-specific" row uses z_i = mu_i; MMRL / MaPLe use z_i = 0.
 
 Latent shapes: means and log-variances are (P, B, T, D) with T = 1 (``shared``: the K tokens of
@@ -103,8 +105,15 @@ class TextLatents(nn.Module):
     def bound(self, logvar: torch.Tensor) -> torch.Tensor:
         return soft_clamp(logvar, self.cfg.logvar_min, self.cfg.logvar_max)
 
+    def scaled(self, image_code: torch.Tensor) -> torch.Tensor:
+        """The posterior's input: the normalised image feature, times sqrt(E) if asked."""
+        if self.cfg.code_scale == "sqrt_dim":
+            return image_code * image_code.shape[-1] ** 0.5
+        return image_code
+
     def posterior_params(self, image_code: torch.Tensor) -> Gaussian:
         """(P, B, T, D) means and log-variances (None in the deterministic rows), fp32."""
+        image_code = self.scaled(image_code)
         outs = [net(image_code) for net in self.posterior]
         mean = torch.stack([m for m, _ in outs])
         if not self.cfg.variational:
@@ -113,6 +122,7 @@ class TextLatents(nn.Module):
 
     def posterior_means(self, image_code: torch.Tensor) -> torch.Tensor:
         """Posterior means only (P, B, T, D): the class prototypes are built from these."""
+        image_code = self.scaled(image_code)
         return torch.stack([net(image_code)[0] for net in self.posterior])
 
     def prior_params(self, class_codes: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -123,6 +133,8 @@ class TextLatents(nn.Module):
         """
         if self.prior is None:
             raise RuntimeError("this variant has no class-aware prior (its prior is N(0, I))")
+        if self.cfg.prior_code != "posterior_mean":  # feature codes: scaled like the posterior's
+            class_codes = [self.scaled(code) for code in class_codes]
         outs = [net(code) for net, code in zip(self.prior, class_codes)]
         return (torch.stack([m for m, _ in outs]),
                 self.bound(torch.stack([v for _, v in outs])))
@@ -168,6 +180,71 @@ def image_seed(run_seed: int, index: int) -> int:
     return (x ^ (x >> 31)) & 0x7FFFFFFFFFFFFFFF
 
 
-def latent_offsets(z: torch.Tensor, cfg: VaMPConfig) -> torch.Tensor:
-    """The sampled part of the text tokens: latent_scale * z."""
+def latent_offsets(z: torch.Tensor, cfg: VaMPConfig, shared: torch.Tensor) -> torch.Tensor:
+    """The image-dependent part of the text tokens of each slot, added to the shared tokens T_i:
+
+        absolute:  latent_scale * z_i
+        relative:  latent_scale * rms(T_i) * z_i      (rms over the slot's K x D shared tokens)
+
+    ``z`` is (P, ..., K, D), ``shared`` the shared tokens (P, K, D). The relative form measures the
+    offset in units of the tokens it perturbs: the blocks read prompts through a LayerNorm, so
+    only the offset's size relative to T_i changes what they see. rms(T_i) is a scale, not a path
+    for gradients (detached).
+    """
+    if cfg.offset_scale == "relative":
+        rms = shared.detach().float().pow(2).mean((-1, -2)).sqrt()
+        return (cfg.latent_scale * rms).view(-1, *([1] * (z.dim() - 1))) * z
     return cfg.latent_scale * z
+
+
+class LatentStatistics:
+    """How much the sampled prompt part moves the text tokens, over an evaluation split.
+
+    Per slot i, with c_i the offset scale and T_i the shared tokens (all relative to rms(T_i)):
+      * ``offset_spread``: the spread across images of the mean offset c_i * mu_i(x)
+        (sqrt of the per-dimension variance over images, averaged over dimensions);
+      * ``offset_size``: rms of c_i * mu_i(x) (how far the mean prompt is from T_i);
+      * ``noise_size``: c_i * mean sigma_i (the sampled part's typical size);
+      * ``sigma``: the mean posterior sigma in latent units.
+    Each is averaged over slots.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum_mean = self.sum_sq = self.sum_sigma = None
+        self.scale = None
+
+    @torch.no_grad()
+    def update(self, mean: torch.Tensor, logvar: Optional[torch.Tensor], cfg: VaMPConfig,
+               shared: torch.Tensor) -> None:
+        """``mean`` / ``logvar`` (P, B, T, D) of one batch, ``shared`` (P, K, D)."""
+        ones = torch.ones(mean.shape[0], 1, 1, 1, device=mean.device)
+        scale = latent_offsets(ones, cfg, shared).flatten()                  # c_i, (P,)
+        rms = shared.detach().float().pow(2).mean((-1, -2)).sqrt()
+        offset = mean.float() * (scale / rms).view(-1, 1, 1, 1)             # relative units
+        flat = offset.flatten(2)                                            # (P, B, T*D)
+        self.count += flat.shape[1]
+        self.sum_mean = _add(self.sum_mean, flat.sum(1))
+        self.sum_sq = _add(self.sum_sq, flat.pow(2).sum(1))
+        if logvar is not None:
+            sigma = torch.exp(0.5 * logvar.float()).flatten(2).mean(-1).sum(1)  # (P,)
+            self.sum_sigma = _add(self.sum_sigma, sigma)
+        self.scale = (scale / rms).cpu()
+
+    def compute(self) -> dict:
+        if not self.count:
+            return {}
+        mean = self.sum_mean / self.count
+        second = self.sum_sq / self.count
+        spread = (second - mean.pow(2)).clamp_min(0).mean(-1).sqrt()        # (P,)
+        out = {"offset_spread": float(spread.mean()),
+               "offset_size": float(second.mean(-1).sqrt().mean())}
+        if self.sum_sigma is not None:
+            sigma = self.sum_sigma.cpu() / self.count
+            out["sigma"] = float(sigma.mean())
+            out["noise_size"] = float((sigma * self.scale).mean())
+        return out
+
+
+def _add(total: Optional[torch.Tensor], value: torch.Tensor) -> torch.Tensor:
+    return value if total is None else total + value

@@ -204,7 +204,7 @@ class VaMPModel(nn.Module):
         z = sample_latents(mean, logvar if stochastic else None, n_samples, self.base.n_tokens,
                            generator, noise)
         p, b = z.shape[:2]
-        offsets = latent_offsets(z, self.cfg).reshape(p, b * n_samples, *z.shape[3:])
+        offsets = latent_offsets(z, self.cfg, shared).reshape(p, b * n_samples, *z.shape[3:])
         return shared[:, None] + offsets, n_samples, mean, logvar
 
     def forward(self, images: torch.Tensor, n_samples: Optional[int] = None,

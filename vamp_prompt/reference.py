@@ -48,7 +48,7 @@ def naive_sample_logits(model: VaMPModel, images: torch.Tensor, head: str = "fus
                 eps = None if noise is None else noise[:, b:b + 1, s:s + 1]
                 z = sample_latents(mean, None if deterministic else logvar, 1, base.n_tokens,
                                    noise=eps)[:, 0, 0]
-                prompts = prompts + latent_offsets(z, cfg)
+                prompts = prompts + latent_offsets(z, cfg, prompts)
             expanded = prompts[:, None].expand(-1, n_classes, -1, -1) if text_prompts else None
             text = F.normalize(tt(tokens, expanded, truncate=False).float(), dim=-1)
             scale = model.logit_scale.float()

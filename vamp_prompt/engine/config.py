@@ -31,7 +31,11 @@ VAMP_KEYS: Dict[str, tuple] = {
     "POSTERIOR_TOKENS": ("shared", "shared (one Gaussian per slot, K tokens draw their own noise) | "
                                    "tokenwise (a K x D mean / variance per slot)"),
     "GENERATOR_RANK": (6, "bottleneck width of each posterior / prior MLP"),
-    "LATENT_SCALE": (0.02, "text prompt offset = LATENT_SCALE * z"),
+    "LATENT_SCALE": (0.02, "text prompt offset = LATENT_SCALE * z (OFFSET_SCALE absolute) or "
+                           "LATENT_SCALE * rms(T_i) * z (relative)"),
+    "OFFSET_SCALE": ("absolute", "absolute | relative: the offset in units of the shared tokens' "
+                                 "rms"),
+    "CODE_SCALE": ("unit", "posterior input: normalise(f_x) (unit) | times sqrt(E) (sqrt_dim)"),
     "INIT_LOGVAR": (0.0, "initial posterior log-variance"),
     "LOGVAR_MIN": (-8.0, "smooth lower bound of predicted log-variances"),
     "LOGVAR_MAX": (4.0, "smooth upper bound of predicted log-variances"),
@@ -59,7 +63,7 @@ _TO_CORE = {
     "FIRST_PROMPT_LAYER": "first_prompt_layer", "REP_INIT_STD": "rep_init_std",
     "PROJ_REP_INIT": "proj_rep_init", "N_CTX": "n_ctx", "PROMPT_DEPTH": "prompt_depth",
     "CTX_INIT": "ctx_init", "LOGIT_SCALE": "logit_scale", "POSTERIOR_TOKENS": "posterior_tokens",
-    "PROTOTYPE_GRAD": "prototype_grad",
+    "PROTOTYPE_GRAD": "prototype_grad", "OFFSET_SCALE": "offset_scale", "CODE_SCALE": "code_scale",
     "ALPHA": "fusion_alpha", "LAMBDA": "consistency_weight", "GENERATOR_RANK": "generator_rank",
     "LATENT_SCALE": "latent_scale", "INIT_LOGVAR": "init_logvar", "LOGVAR_MIN": "logvar_min",
     "LOGVAR_MAX": "logvar_max", "PRIOR_CODE": "prior_code", "BETA": "kl_weight",

@@ -24,7 +24,7 @@ from ..clip_backbone import load_clip
 from ..config import HEADS
 from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
                        write_metrics_json, write_per_image_csv)
-from ..latents import image_seed, per_image_noise
+from ..latents import LatentStatistics, image_seed, per_image_noise
 from ..model import VaMPModel, average_probabilities
 from ..prototypes import frozen_image_features
 from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
@@ -235,10 +235,35 @@ class VaMP(TrainerX):
         with torch.no_grad():
             probs = average_probabilities(out.logits("fusion", self.vamp_cfg.fusion_alpha))
             acc = (probs.argmax(-1) == labels).float().mean().item() * 100
+        summary = {"loss": parts.total.item(), "nll": parts.likelihood.item(),
+                   "kl": parts.kl.item(), "acc": acc}
+        self._track_epoch(summary, out)
         if (self.batch_idx + 1) == self.num_batches:
             self.update_lr()
-        return {"loss": parts.total.item(), "nll": parts.likelihood.item(),
-                "kl": parts.kl.item(), "acc": acc}
+        return summary
+
+    def _track_epoch(self, summary: Dict[str, float], out) -> None:
+        """Averages over the current epoch (the last one is written to train_metrics.json)."""
+        if self.batch_idx == 0 or not hasattr(self, "_epoch_sums"):
+            self._epoch_sums, self._epoch_batches = {}, 0
+            self._epoch_latents = LatentStatistics()
+        self._epoch_batches += 1
+        for key, value in summary.items():
+            self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + value
+        if out.posterior_mean is not None:
+            self._epoch_latents.update(out.posterior_mean.detach(), None if out.posterior_logvar
+                                       is None else out.posterior_logvar.detach(), self.vamp_cfg,
+                                       self.model.base.text_tokens())
+
+    def after_train(self) -> None:
+        """Write the last epoch's training averages (loss, likelihood, KL, prompt offsets)."""
+        if getattr(self, "_epoch_batches", 0):
+            averages = {k: v / self._epoch_batches for k, v in self._epoch_sums.items()}
+            averages.update({f"prompt_{k}": v for k, v in self._epoch_latents.compute().items()})
+            write_metrics_json(os.path.join(self.output_dir, "train_metrics.json"), averages,
+                               {"epoch": self.epoch + 1, "variant": self.vamp_cfg.variant,
+                                "base": self.vamp_cfg.base})
+        super().after_train()
 
     def parse_batch_train(self, batch):
         return batch["img"].to(self.device), batch["label"].to(self.device)
@@ -394,16 +419,25 @@ class VaMP(TrainerX):
         print(f"Evaluate on the *{split}* set (head: {head}, inference: "
               f"{self.vamp_cfg.inference}, samples: {drawn})")
         metrics = UncertaintyAccumulator()
+        latent_stats = LatentStatistics()
         for batch in loader:
             images, labels = self.parse_batch_test(batch)
             noise = None if mean_only else self.test_noise(batch, samples)
             with self.autocast():
-                logits = self.model.predict(images, head=head, n_samples=samples,
-                                            mean_only=mean_only, noise=noise)
+                out = self.model(images, n_samples=samples, mean_only=mean_only, noise=noise)
+            logits = out.logits(head, self.vamp_cfg.fusion_alpha)
+            if out.posterior_mean is not None:
+                latent_stats.update(out.posterior_mean, out.posterior_logvar, self.vamp_cfg,
+                                    self.model.base.text_tokens())
             self.evaluator.process(average_probabilities(logits), labels)
             metrics.update(logits, labels)
         results = self.evaluator.evaluate()
         summary = metrics.compute()
+        prompts = latent_stats.compute()
+        if prompts:
+            print("* text prompt offset (relative to the shared tokens): "
+                  + ", ".join(f"{k} {v:.4g}" for k, v in prompts.items()))
+            summary.update({f"prompt_{k}": v for k, v in prompts.items()})
         for line in format_metrics_lines(summary):
             print(line)
         for k, v in results.items():
