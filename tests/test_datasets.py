@@ -158,12 +158,13 @@ def test_reads_synthetic_dataset(name, tmp_path, make_data):
 
 
 @pytest.mark.parametrize("name", [n for n in SYNTHETIC_DATASETS if n not in TEST_ONLY])
-def test_fewshot_counts_and_cache(name, tmp_path, make_data, monkeypatch):
+def test_fewshot_counts_and_cache(name, tmp_path, make_data, monkeypatch, capsys):
     folder = make_data(name)
     state = random.getstate()
     ds = build(name, tmp_path, num_shots=2, seed=3)
     assert random.getstate() == state  # global RNG untouched
     cache = fewshot_cache_path(folder, 2, 3)
+    assert f"Saving preprocessed few-shot data to {cache}\n" in capsys.readouterr().out
     assert cache == os.path.join(folder, "split_fewshot", "shot_2-seed_3.pkl")
     assert os.path.isfile(cache)
     assert [p for p in os.listdir(os.path.dirname(cache)) if p != "shot_2-seed_3.pkl"] == []
@@ -181,6 +182,8 @@ def test_fewshot_counts_and_cache(name, tmp_path, make_data, monkeypatch):
     monkeypatch.setattr(DatasetBase, "generate_fewshot_dataset", boom)
     again = build(name, tmp_path, num_shots=2, seed=3)
     assert [d.impath for d in again.train_x] == [d.impath for d in ds.train_x]
+    # Said in the run log with the forks' wording.
+    assert f"Loading preprocessed few-shot data from {cache}\n" in capsys.readouterr().out
 
 
 def test_fewshot_val_uses_min_k_4_and_seeds(tmp_path, make_data):
@@ -211,7 +214,7 @@ def test_fewshot_val_uses_min_k_4_and_seeds(tmp_path, make_data):
     assert not any("seed_-1" in p for p in os.listdir(os.path.join(folder, "split_fewshot")))
 
 
-@pytest.mark.parametrize("name", ["DescribableTextures", "ImageNet", "ImageNetA"])
+@pytest.mark.parametrize("name", ["DescribableTextures", "ImageNet"])
 def test_base_new_subsample(name, tmp_path, make_data):
     make_data(name)
     base = build(name, tmp_path, subsample="base")
@@ -228,10 +231,29 @@ def test_base_new_subsample(name, tmp_path, make_data):
             assert all(d.classname == ds.lab2cname[d.label] for d in part)
     # Few-shot then subsample: base classes keep their K shots.
     fs = build(name, tmp_path, subsample="new", num_shots=1)
-    if name not in TEST_ONLY:
-        assert per_class(fs.train_x) == {y: 1 for y in range(N_CLASSES - n_base)}
+    assert per_class(fs.train_x) == {y: 1 for y in range(N_CLASSES - n_base)}
     with pytest.raises(ValueError, match="SUBSAMPLE_CLASSES"):
         build(name, tmp_path, subsample="novel")
+
+
+def test_test_only_variants_evaluate_all_classes(tmp_path, make_data, capsys):
+    """As in CoOp/MaPLe/MMRL, the four ImageNet variants ignore SUBSAMPLE_CLASSES, and say so."""
+    for name in TEST_ONLY:
+        make_data(name)
+        full = build(name, tmp_path)
+        assert "test-only" not in capsys.readouterr().out
+        items = [(d.impath, d.label, d.classname) for d in full.test]
+        for subsample in ("base", "new"):
+            ds = build(name, tmp_path, subsample=subsample)
+            assert ds.classnames == EXPECTED_CLASSNAMES[name] and ds.num_classes == N_CLASSES
+            assert [(d.impath, d.label, d.classname) for d in ds.test] == items
+            assert ds.train_x == ds.test and ds.val is None
+            out = capsys.readouterr().out
+            assert out.count("\n") == 1, out
+            assert out.startswith(f"{name} is test-only: evaluating all its {N_CLASSES} classes; "
+                                  f"DATASET.SUBSAMPLE_CLASSES {subsample} is not applied"), out
+        with pytest.raises(ValueError, match="SUBSAMPLE_CLASSES"):  # a typo is still an error
+            build(name, tmp_path, subsample="novel")
 
 
 def test_subsample_key_absent_means_all(tmp_path, make_data):
@@ -364,6 +386,31 @@ def test_imagenet_errors_and_preprocessed_cache(tmp_path, make_data):
         assert f.read() == b"\x80\x04truncated"
     os.remove(pkl)
     raises_layout("ImageNet", tmp_path, os.path.join(folder, "classnames.txt"))
+
+
+def test_imagenet_reads_a_forks_lists_in_their_order(tmp_path, make_data):
+    """Our listing is sorted; a fork's preprocessed.pkl (file-system order) is used as it is,
+    so the seeded K-shot draw is the one the fork makes from that file (README, ImageNet)."""
+    folder = make_data("ImageNet")
+    ours = build("ImageNet", tmp_path)
+    for y in range(N_CLASSES):
+        paths = [d.impath for d in ours.train_x if d.label == y]
+        assert paths == sorted(paths)
+    # A fork's file: classes in sorted folder order, images in another (file-system) order.
+    fork_train = [d for y in range(N_CLASSES) for d in reversed(ours.train_x) if d.label == y]
+    with open(os.path.join(folder, "preprocessed.pkl"), "wb") as f:
+        pickle.dump({"train": fork_train, "test": ours.test}, f)
+    drawn = build("ImageNet", tmp_path, num_shots=2, seed=1)
+    state = random.getstate()
+    try:
+        random.seed(1)  # what the fork's train.py does (set_random_seed) before the draw
+        fork_draw = ours.generate_fewshot_dataset(fork_train, num_shots=2)
+        random.seed(1)
+        sorted_draw = ours.generate_fewshot_dataset(list(ours.train_x), num_shots=2)
+    finally:
+        random.setstate(state)
+    assert [d.impath for d in drawn.train_x] == [d.impath for d in fork_draw]
+    assert [d.impath for d in fork_draw] != [d.impath for d in sorted_draw]  # order matters
 
 
 def test_imagenet_variant_errors(tmp_path, make_data):

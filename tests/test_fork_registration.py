@@ -7,7 +7,9 @@ name), a fork-style ``train.py`` with the lines FORKS.md adds, and, for MaPLe, a
 ``clip/`` package whose ``CLIP`` needs MaPLe's extra ``design_details`` argument. The fork's
 ``train.py`` runs in a subprocess whose ``sys.path`` starts with the fork folder and holds
 ``vamp_prompt`` but NOT this repository's root (whose ``datasets/`` and ``trainers/`` shims would
-otherwise be found), for one epoch on CPU with a tiny random CLIP.
+otherwise be found), for one epoch on CPU with a tiny random CLIP. The fork's own trainer (a tiny
+stand-in using Dassl's optimiser, warm-up scheduler and checkpoints, as MaPLe's and MMRL's do)
+is run too: it fails in Dassl on torch >= 2.7 and runs with ``vamp_prompt.compat``.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installe
 
 import vamp_prompt  # noqa: E402
 from vamp_prompt import save_random_clip  # noqa: E402
+from vamp_prompt.compat import scheduler_takes_verbose  # noqa: E402
 from vamp_prompt.data import write_synthetic_dataset  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,13 +106,43 @@ class CLIP(nn.Module):
 ''',
 }
 
+# The fork's own trainer, trimmed to what matters here: Dassl's optimiser, warm-up scheduler and
+# checkpoints, with the names bound at import and a load_model of its own, as MaPLe's and MMRL's.
 FORK_TRAINER = '''\
+import os
+
 from dassl.engine import TRAINER_REGISTRY, TrainerX
+from dassl.optim import build_lr_scheduler, build_optimizer
+from dassl.utils import load_checkpoint
+from torch import nn
+from torch.nn import functional as F
 {clip_import}
 
 @TRAINER_REGISTRY.register()
 class {name}(TrainerX):
-    """Stand-in for the fork's own method (never run here)."""
+    """Stand-in for the fork's own method: a linear probe on pooled pixels."""
+
+    def build_model(self):
+        self.model = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                   nn.Linear(12, self.num_classes))
+        self.optim = build_optimizer(self.model, self.cfg.OPTIM)
+        self.sched = build_lr_scheduler(self.optim, self.cfg.OPTIM)
+        self.register_model("{model_name}", self.model, self.optim, self.sched)
+
+    def forward_backward(self, batch):
+        image, label = batch["img"].to(self.device), batch["label"].to(self.device)
+        loss = F.cross_entropy(self.model(image), label)
+        self.model_backward_and_update(loss)
+        if self.batch_idx + 1 == self.num_batches:
+            self.update_lr()
+        return {{"loss": loss.item()}}
+
+    def load_model(self, directory, epoch=None):
+        for name in self.get_model_names():
+            path = os.path.join(directory, name, f"model.pth.tar-{{epoch}}")
+            checkpoint = load_checkpoint(path)
+            print(f"FORK_LOAD {{path}} (epoch {{checkpoint['epoch']}})")
+            self._models[name].load_state_dict(checkpoint["state_dict"])
 '''
 
 # MMRL-style per-dataset helper: asserts on the task and on the trainer name.
@@ -135,9 +168,11 @@ import datasets.dtd
 import trainers.{trainer_module}
 
 import vamp_prompt.engine                      # VaMP
+from vamp_prompt.compat import patch_dassl_for_modern_torch  # VaMP (optional)
 from vamp_prompt.data import register_datasets  # VaMP
 register_datasets()                            # VaMP: only names the fork lacks
 vamp_prompt.engine.register()                  # VaMP: --trainer VaMP
+patch_dassl_for_modern_torch()                 # VaMP (optional): the fork's trainers, torch 2.7+
 
 
 def extend_cfg(cfg):
@@ -214,7 +249,7 @@ import os
 import sys
 
 fork = os.path.dirname(os.path.abspath(__file__))
-repo = sys.argv[1]
+repo = os.environ["CHECK_REPO"]
 assert os.path.abspath(repo) not in [os.path.abspath(p or os.getcwd()) for p in sys.path], sys.path
 
 import datasets.dtd  # noqa: E402
@@ -276,6 +311,100 @@ for order in ("fork first", "ours first"):
 print("REGISTRATION_OK")
 '''
 
+# Importing Dassl takes seconds: one interpreter runs the checks above, each reported alone.
+RUN_CHECKS = '''\
+import runpy
+import sys
+import traceback
+
+for script in sys.argv[1:]:
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except BaseException:
+        traceback.print_exc()
+        print(f"CHECK FAILED: {script}")
+'''
+
+CHECK_OWN_TRAINER = '''\
+"""The fork's own trainer (warm-up schedule, Dassl checkpoints) with and without the helper."""
+import os
+import sys
+
+import torch
+
+import datasets.dtd  # noqa: F401  (the fork's reader)
+import trainers.{trainer_module}  # noqa: F401  (binds Dassl's functions at import)
+from dassl.config import get_cfg_default
+from dassl.engine import build_trainer
+from dassl.engine.trainer import TrainerBase
+
+from vamp_prompt.compat import patch_dassl_for_modern_torch, scheduler_takes_verbose
+
+data, out = os.environ["CHECK_DATA"], os.environ["CHECK_OUT"]
+
+
+def cfg_for(output_dir):
+    cfg = get_cfg_default()
+    cfg.DATASET.SUBSAMPLE_CLASSES = "all"
+    cfg.merge_from_list([
+        "DATASET.NAME", "DescribableTextures", "DATASET.ROOT", data, "DATASET.NUM_SHOTS", "2",
+        "OUTPUT_DIR", output_dir, "SEED", "1", "TRAINER.NAME", "{trainer_name}",
+        "USE_CUDA", "False", "INPUT.SIZE", "(32, 32)", "DATALOADER.NUM_WORKERS", "0",
+        "DATALOADER.TRAIN_X.BATCH_SIZE", "4", "OPTIM.NAME", "{optim}", "OPTIM.LR", "0.01",
+        "OPTIM.MAX_EPOCH", "2", "OPTIM.LR_SCHEDULER", "cosine", "OPTIM.WARMUP_EPOCH", "1",
+        "OPTIM.WARMUP_TYPE", "constant", "OPTIM.WARMUP_CONS_LR", "1e-05"])
+    cfg.freeze()
+    return cfg
+
+
+# Without the helper, on torch >= 2.7, Dassl's warm-up scheduler cannot be built.
+if not scheduler_takes_verbose():
+    try:
+        build_trainer(cfg_for(os.path.join(out, "unpatched")))
+    except TypeError as err:
+        print("UNPATCHED:", err)
+    else:
+        raise AssertionError("Dassl's warm-up scheduler was built without the helper")
+
+print("PATCHED:", patch_dassl_for_modern_torch())
+assert patch_dassl_for_modern_torch() == [], "not idempotent"
+
+# Two epochs in one go, and the same interrupted after the warm-up epoch, then resumed.
+straight = build_trainer(cfg_for(os.path.join(out, "straight")))
+straight.train()
+run = os.path.join(out, "run")
+first = build_trainer(cfg_for(run))
+first.max_epoch = 1
+first.train()
+resumed = build_trainer(cfg_for(run))
+resumed.train()  # Dassl resumes from model.pth.tar-1: weights, optimiser, scheduler
+assert resumed.start_epoch == 1, resumed.start_epoch
+assert resumed.sched.get_last_lr() == straight.sched.get_last_lr() != [1e-05], (
+    resumed.sched.get_last_lr(), straight.sched.get_last_lr())
+assert resumed.sched.successor.optimizer is resumed.optim
+
+# The checkpoint is plain data: torch.load's default (weights_only since torch 2.6) reads it.
+path = os.path.join(run, "{model_name}", "model.pth.tar-2")
+checkpoint = torch.load(path)
+assert checkpoint["val_result"] is None and isinstance(checkpoint["scheduler"]["successor"], dict)
+
+# --eval-only: the fork's load_model, then Dassl's own (CoOp-style trainers that keep it).
+evaluator = build_trainer(cfg_for(os.path.join(out, "eval")))
+evaluator.load_model(run, epoch=2)
+TrainerBase.load_model(evaluator, run, epoch=2)
+for key, value in evaluator.model.state_dict().items():
+    assert torch.equal(value, resumed.model.state_dict()[key]), key
+evaluator.test()
+print("OWN_TRAINER_OK")
+'''
+
+
+# Per fork: its trainer's registry name, registered model name, and optimiser (its configs').
+FORK_TRAINERS = {
+    "maple": {"trainer_name": "MaPLe", "model_name": "MultiModalPromptLearner", "optim": "sgd"},
+    "mmrl": {"trainer_name": "MMRL", "model_name": "MMRL", "optim": "adamw"},
+}
+
 
 def write(path, text: str) -> None:
     os.makedirs(os.path.dirname(str(path)), exist_ok=True)
@@ -290,8 +419,9 @@ def make_fork(root, kind: str) -> str:
     write(os.path.join(fork, "datasets", "__init__.py"), "")
     write(os.path.join(fork, "datasets", "dtd.py"), FORK_DTD)
     write(os.path.join(fork, "trainers", "__init__.py"), "")
+    trainer = FORK_TRAINERS[kind]
     write(os.path.join(fork, "trainers", f"{trainer_module}.py"), FORK_TRAINER.format(
-        name="MaPLe" if kind == "maple" else "MMRL",
+        name=trainer["trainer_name"], model_name=trainer["model_name"],
         clip_import="from clip import clip  # noqa: F401  (the fork's own clip/)"
         if kind == "maple" else ""))
     if kind == "maple":
@@ -311,6 +441,9 @@ def make_fork(root, kind: str) -> str:
         helper_call=MMRL_HELPER_CALL if kind == "mmrl" else ""))
     write(os.path.join(fork, "check_registration.py"),
           CHECK_REGISTRATION.format(trainer_module=trainer_module))
+    write(os.path.join(fork, "check_own_trainer.py"),
+          CHECK_OWN_TRAINER.format(trainer_module=trainer_module, **trainer))
+    write(os.path.join(fork, "run_checks.py"), RUN_CHECKS)
     return fork
 
 
@@ -375,14 +508,36 @@ def test_vamp_trains_in_a_fork_with_the_forks_own_datasets(tmp_path, assets, kin
         assert f"clip module used by the fork: {os.path.join(fork, 'clip')}" in log, details
 
 
+@pytest.fixture(scope="module", params=["maple", "mmrl"])
+def fork_checks(request, tmp_path_factory, assets):
+    """check_registration.py, then check_own_trainer.py, in one process in a fork of each kind."""
+    root = tmp_path_factory.mktemp(f"{request.param}_checks")
+    fork = make_fork(root, request.param)
+    env = dict(fork_env(root), CHECK_REPO=REPO, CHECK_DATA=assets["data"],
+               CHECK_OUT=str(root / "out"))
+    proc = subprocess.run([sys.executable, "run_checks.py", "check_registration.py",
+                           "check_own_trainer.py"], check=False, cwd=fork, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return proc.stdout + proc.stderr
+
+
 @pytest.mark.dassl
-@pytest.mark.parametrize("kind", ["maple", "mmrl"])
-def test_registering_twice_keeps_the_forks_datasets(tmp_path, kind):
-    fork = make_fork(tmp_path, kind)
-    proc = subprocess.run([sys.executable, "check_registration.py", REPO], check=False,
-                          cwd=fork,
-                          env=fork_env(tmp_path), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "REGISTRATION_OK" in proc.stdout, proc.stdout + proc.stderr
+def test_registering_twice_keeps_the_forks_datasets(fork_checks):
+    assert "REGISTRATION_OK" in fork_checks, fork_checks[-8000:]
+
+
+@pytest.mark.dassl
+def test_forks_own_trainer_runs_on_modern_torch_with_the_compat_helper(fork_checks):
+    """The fork's own trainer with warm-up: Dassl's TypeError on torch >= 2.7 without
+    vamp_prompt.compat; with it, training, resuming and --eval-only loading work."""
+    out = fork_checks
+    assert "OWN_TRAINER_OK" in out, out[-8000:]
+    if not scheduler_takes_verbose():  # the failure mode the helper removes
+        assert re.search(r"^UNPATCHED: .*positional arguments? but \d+ (were|was) given", out,
+                         re.MULTILINE), out[-8000:]
+    assert "Loaded scheduler" in out and "FORK_LOAD" in out, out[-8000:]
+    assert re.search(r"^Load .*model\.pth\.tar-2 .*val_result=None\)$", out, re.MULTILINE), out
+    assert re.search(r"\* accuracy: [\d.]+%", out), out[-8000:]
 
 
 @pytest.mark.dassl

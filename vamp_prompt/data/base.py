@@ -225,7 +225,8 @@ class CoOpDataset(DatasetBase):
         seed = int(getattr(cfg, "SEED", -1))
         path = fewshot_cache_path(self.dataset_dir, num_shots, seed)
         if seed >= 0 and os.path.isfile(path):
-            logger.info("Loading few-shot subset from %s", path)
+            # Printed (not logged) with the family's wording: it belongs in the run's log.txt.
+            print(f"Loading preprocessed few-shot data from {path}")
             return self._load_fewshot_cache(path, val is not None, train)
         with seeded_python_random(seed):
             train = self.generate_fewshot_dataset(train, num_shots=num_shots)
@@ -237,9 +238,9 @@ class CoOpDataset(DatasetBase):
                 data["val"] = val
             try:
                 atomic_pickle_dump(data, path)
-                logger.info("Saved few-shot subset to %s", path)
+                print(f"Saving preprocessed few-shot data to {path}")
             except OSError as exc:  # read-only dataset folder: keep going without a cache
-                logger.warning("Could not write the few-shot cache %s (%s)", path, exc)
+                print(f"Could not write the few-shot cache {path} ({exc}); continuing without it")
         return train, val
 
     def finish(
@@ -344,15 +345,25 @@ class SplitFileDataset(CoOpDataset):
 
 
 class TestOnlyDataset(CoOpDataset):
-    """A test-only dataset: the test set doubles as ``train_x`` so Dassl derives the classes."""
+    """A test-only dataset: the test set doubles as ``train_x`` so Dassl derives the classes.
+
+    Like CoOp/MaPLe/MMRL, it always evaluates all its classes: ``DATASET.SUBSAMPLE_CLASSES``
+    (validated all the same) is not applied, and a value other than ``all`` is reported.
+    """
 
     def __init__(self, cfg: Any) -> None:
         self._setup_paths(cfg)
+        subsample = get_subsample(cfg)
         entries = self.read_entries()
         source = self.image_dir
         check_split_labels({"test": list(entries), "train": list(entries)}, source, self.fix)
         data = entries_to_datums(entries, self.image_dir, source, "test", self.fix)
-        (data,) = subsample_datums(data, subsample=get_subsample(cfg))
+        if subsample != "all":
+            num_classes = len({d.label for d in data})
+            print(
+                f"{type(self).__name__} is test-only: evaluating all its {num_classes} classes; "
+                f"DATASET.SUBSAMPLE_CLASSES {subsample} is not applied to it (as in CoOp/MaPLe/MMRL)"
+            )
         DatasetBase.__init__(self, train_x=data, val=None, test=data)
 
     def read_entries(self) -> List[SplitEntry]:  # pragma: no cover - abstract

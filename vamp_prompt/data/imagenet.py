@@ -45,7 +45,10 @@ class ImageNet(CoOpDataset):
     """ImageNet: ``imagenet/images/{train,val}/<wnid>/`` + ``classnames.txt``.
 
     The parsed lists are cached as ``imagenet/preprocessed.pkl``; validation
-    doubles as the test set (as in the family).
+    doubles as the test set (as in the family). Images are listed sorted by name,
+    the same on every machine; the family lists them in file-system order, so a
+    seed's K-shot draw is a fork's only when its ``preprocessed.pkl`` (read as
+    is when present) or its ``split_fewshot/`` pickles are used.
     """
 
     dataset_dir = "imagenet"
