@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
 
 # openai-clip and wilds (imported by Dassl) use pkg_resources, which warns on every start.
@@ -102,18 +101,12 @@ def setup_cfg(args):
     return cfg
 
 
-def write_done_marker(output_dir: str, what: str) -> None:
-    from vamp_prompt.atomic import atomic_write_text
-
-    atomic_write_text(os.path.join(output_dir, "DONE"),
-                      f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-
-
 def run(args) -> None:
     from dassl.engine import build_trainer
     from dassl.utils import collect_env_info, set_random_seed, setup_logger
 
     import vamp_prompt.engine
+    from vamp_prompt.atomic import write_done_marker
     from vamp_prompt.data import register_datasets
 
     register_datasets()
@@ -142,7 +135,7 @@ def run(args) -> None:
     if args.eval_only:
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
         trainer.test()
-        write_done_marker(cfg.OUTPUT_DIR, "evaluation")
+        write_done_marker(cfg.OUTPUT_DIR, "evaluation")  # also written by the trainer (forks)
         return
     if not args.no_train:
         trainer.train()

@@ -46,3 +46,14 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
     with atomic_output(path, "w") as handle:
         handle.write(text)
     return Path(path)
+
+
+DONE_MARKER = "DONE"
+
+
+def write_done_marker(output_dir: PathLike, what: str) -> Path:
+    """The completion marker the scripts and the results command test for (``<dir>/DONE``)."""
+    import time
+
+    return atomic_write_text(os.path.join(str(output_dir), DONE_MARKER),
+                             f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n")

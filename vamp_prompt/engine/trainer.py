@@ -19,7 +19,7 @@ from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY, TrainerX
 from dassl.utils import set_random_seed
 
-from ..atomic import atomic_output
+from ..atomic import atomic_output, write_done_marker
 from ..clip_backbone import load_clip
 from ..config import HEADS
 from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
@@ -188,6 +188,7 @@ class VaMP(TrainerX):
             self.model.set_prototype_features(features.to(self.device), labels, self.num_classes)
         if self.cfg.SEED >= 0:
             set_random_seed(self.cfg.SEED)
+        self._training = True
         super().before_train()  # resumes through resume_model_if_exist below
 
     def training_features(self):
@@ -264,6 +265,9 @@ class VaMP(TrainerX):
                                {"epoch": self.epoch + 1, "variant": self.vamp_cfg.variant,
                                 "base": self.vamp_cfg.base})
         super().after_train()
+        # The marker the scripts and the results command look for; written here (not only by
+        # our train.py) so that a fork's own train.py produces finished runs too.
+        write_done_marker(self.output_dir, "training")
 
     def parse_batch_train(self, batch):
         return batch["img"].to(self.device), batch["label"].to(self.device)
@@ -443,6 +447,8 @@ class VaMP(TrainerX):
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         self._write_eval_outputs(split, head, summary, metrics, loader)
+        if not getattr(self, "_training", False):  # --eval-only: the evaluation run is finished
+            write_done_marker(self.output_dir, "evaluation")
         return list(results.values())[0]
 
     def _write_eval_outputs(self, split, head, summary, metrics, loader) -> None:
