@@ -503,6 +503,7 @@ def test_vamp_trains_in_a_fork_with_the_forks_own_datasets(tmp_path, assets, kin
     assert FORK_MARKER in log, "the fork's own DescribableTextures reader was not used\n" + details
     assert re.search(r"\* accuracy: [\d.]+%", log), details
     assert "Finish training" in log, details
+    assert os.path.isfile(os.path.join(output, "DONE")), "the trainer marks the run finished"
     assert re.search(r"^  (MAPLE|MMRL):$", log, re.MULTILINE), "the fork's keys are missing"
     if kind == "maple":  # the fork keeps its own clip/ for its trainers; VaMP trained anyway
         assert f"clip module used by the fork: {os.path.join(fork, 'clip')}" in log, details
