@@ -20,6 +20,10 @@ DIR="$2"
 pid_of() { if [ -f "$1" ]; then cat "$1" 2>/dev/null || true; fi; }
 
 stop_cluster() {
+  if [ ! -f "$DIR/slurmctld.pid" ] && [ ! -f "$DIR/slurmd.pid" ] && [ ! -f "$DIR/munged.pid" ]; then
+    echo "No Slurm test cluster to stop in $DIR (no pid files)."
+    return 0
+  fi
   export SLURM_CONF="$DIR/slurm.conf"
   if [ -f "$SLURM_CONF" ] && [ -n "$(pid_of "$DIR/slurmctld.pid")" ]; then
     scancel --full --quiet --user "$(id -un)" 2>/dev/null || true
