@@ -3,7 +3,8 @@
 2 datasets x 1 seed, tiny random CLIP, synthetic data in the real layouts, 3 epochs, 0 GPUs.
 Checks the runs and the tables, that each evaluation waited for its training job
 (``afterok``), that an interrupted training job was requeued and resumed from its last finished
-epoch, and that a second submission submits nothing that is finished.
+epoch, and that a second submission, with a third dataset whose data is missing, submits nothing
+that is finished and reports the failure with its log while the tables are still written.
 
 The cluster: ``bash scripts/slurm/local_cluster.sh start DIR && source DIR/env.sh``, as .ci/run
 does; it exports VAMP_TEST_SLURM. Without it these tests are skipped, and say so.
@@ -99,11 +100,13 @@ def sweep(tmp_path_factory, tiny_clip_path):
                   timeout=600)
     timings["sweep"] = time.time() - t0
     t1 = time.time()
-    second = _cli(*submit)
-    timings["second submission"] = time.time() - t1
+    second = _cli(*[a if a != "dtd,eurosat" else "dtd,eurosat,caltech101" for a in submit])
+    final = _cli("status", "--output", str(out), "--name", NAME, "--wait", "--poll", "1",
+                 timeout=600)
+    timings["second submission and status"] = time.time() - t1
     print("\nSlurm sweep timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     return dict(out=out, ids=ids, state=state, first=first, second=second, status=status,
-                queue=queue_at_submission, restarts=restarts, train_log=train_log)
+                final=final, queue=queue_at_submission, restarts=restarts, train_log=train_log)
 
 
 def _started(log: Path) -> datetime:
@@ -157,11 +160,25 @@ def test_interrupted_training_was_requeued_and_resumed(sweep):
     assert f"epoch [{EPOCHS}/{EPOCHS}]" in second_run and "Finish training" in second_run
 
 
-def test_second_submission_skips_finished_jobs(sweep):
+def test_second_submission_skips_finished_jobs_and_reports_a_failure(sweep):
     second = sweep["second"]
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "0 submitted, 4 finished (skipped)" in second.stdout + second.stderr
+    assert "2 submitted, 4 finished (skipped)" in second.stdout + second.stderr
     state = json.loads((sweep["out"] / "sweeps" / NAME / "state.json").read_text())
-    assert {key: r["job_id"] for key, r in state["jobs"].items()} == sweep["ids"]
+    ids = {key: r["job_id"] for key, r in state["jobs"].items()}
+    assert {key: ids[key] for key in sweep["ids"]} == sweep["ids"]
     scripts = list((sweep["out"] / "sweeps" / NAME / "slurm").glob("*_submission.sh"))
-    assert len(scripts) == 3  # the first submission's: one training array, two evaluations
+    assert len(scripts) == 3 + 2  # the first submission's three, then caltech101's two
+
+    # caltech101 has no data: its training fails, its evaluation never runs, the rest stands.
+    final = sweep["final"]
+    assert final.returncode == 1, final.stdout + final.stderr
+    assert "6 jobs: 4 done, 0 running, 0 queued, 2 failed" in final.stdout
+    train_log = state["jobs"][f"base2new/train_base/caltech101/{TAIL}"]["log"]
+    lines = final.stdout.splitlines()
+    for kind in ("train", "test"):
+        row = next(i for i, line in enumerate(lines) if f"failed   {kind} caltech101" in line)
+        assert lines[row + 1].strip() == f"log: {train_log}", lines[row:row + 2]
+    assert "caltech-101" in Path(train_log).read_text()  # the message names the missing folder
+    assert "never ran" in final.stdout or "never runs" in final.stdout
+    assert (sweep["out"] / "tables" / "results.md").is_file()

@@ -44,18 +44,26 @@ def job_statuses(state: SweepState) -> List[JobStatus]:
     ids = [r.job_id for r in state.jobs.values() if r.launcher == "slurm" and r.job_id
            and not (output / r.key / DONE_MARKER).is_file()]
     queue = query_jobs(ids) if ids else {}
-    out = []
+    out = {}
     for record in state.jobs.values():
         if (output / record.key / DONE_MARKER).is_file():
-            out.append(JobStatus(record, "done"))
+            status = JobStatus(record, "done")
         elif record.launcher == "slurm" and record.job_id:
-            out.append(_slurm_status(state, record, queue.get(record.job_id)))
+            status = _slurm_status(state, record, queue.get(record.job_id))
         elif record.exit_code:
-            out.append(JobStatus(record, "failed", f"exit code {record.exit_code}",
-                                 str(output / record.key / "log.txt")))
+            status = JobStatus(record, "failed", f"exit code {record.exit_code}",
+                               str(output / record.key / "log.txt"))
         else:
-            out.append(JobStatus(record, "not run", record.note))
-    return out
+            status = JobStatus(record, "not run", record.note)
+        training = out.get(record.after)
+        if status.status == "failed" and training is not None and training.status == "failed" \
+                and not (record.log and Path(record.log).is_file()):
+            # An evaluation that never started because its training failed: read that log.
+            job = f" {training.record.job_id}" if training.record.job_id else ""
+            status = JobStatus(record, "failed", f"never ran: its training job{job} failed",
+                               training.log)
+        out[record.key] = status
+    return list(out.values())
 
 
 def _slurm_status(state: SweepState, record: JobRecord, queued) -> JobStatus:
