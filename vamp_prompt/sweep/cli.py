@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from .plan import DEFAULT_CONFIGS, DEFAULT_DATASETS, PROTOCOLS, Settings, SweepError, plan_jobs
+from .plan import (DEFAULT_CONFIGS, DEFAULT_DATASETS, PROTOCOLS, Job, Settings, SweepError,
+                   plan_jobs)
 from .state import SweepState, list_states, load_state, state_path
 
 __all__ = ["main"]
@@ -137,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _submit(args, jobs, settings: Settings, state: SweepState) -> int:
+def _submit(args: argparse.Namespace, jobs: List[Job], settings: Settings, state: SweepState) -> int:
     from .options import describe, load_options
     from .slurm import submit_sweep
 

@@ -6,7 +6,7 @@ job's evaluations are not run; a failure does not stop the sweep; the failures a
 from __future__ import annotations
 
 import logging
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from .job import run_command
 from .plan import Job, Settings, command_line, job_command
@@ -40,7 +40,8 @@ def run_local(jobs: Sequence[Job], settings: Settings, state: SweepState) -> Lis
     return failures
 
 
-def _record(state: SweepState, job: Job, settings: Settings, exit_code=None, note: str = "") -> None:
+def _record(state: SweepState, job: Job, settings: Settings, exit_code: Optional[int] = None,
+            note: str = "") -> None:
     command = command_line(job, settings)
     state.jobs[job.key] = JobRecord(key=job.key, name=job.name, kind=job.kind, command=command,
                                     after=job.after, launcher="local", exit_code=exit_code,

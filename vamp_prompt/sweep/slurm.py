@@ -15,7 +15,9 @@ import subprocess
 import time
 from itertools import groupby
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import submitit
 
 from .job import SweepJob
 from .options import SlurmOptions, executor_parameters
@@ -87,8 +89,6 @@ class SubmitSummary:
 def submit_sweep(jobs: Sequence[Job], settings: Settings, options: SlurmOptions,
                  state: SweepState) -> SubmitSummary:
     """Submit the jobs that are neither finished nor already queued; record them in ``state``."""
-    import submitit
-
     require_slurm()
     folder = state.folder / "slurm"
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=options.max_timeouts)
@@ -127,8 +127,9 @@ def submit_sweep(jobs: Sequence[Job], settings: Settings, options: SlurmOptions,
     return summary
 
 
-def _submit(executor, todo: Sequence[Job], settings: Settings, options: SlurmOptions,
-            state: SweepState, name: str, dependency) -> Dict[str, str]:
+def _submit(executor: submitit.SlurmExecutor, todo: Sequence[Job], settings: Settings,
+            options: SlurmOptions, state: SweepState, name: str,
+            dependency: Optional[str]) -> Dict[str, str]:
     """Submit ``todo`` (an array when more than one); record and save each; return their ids."""
     if not todo:
         return {}
@@ -159,8 +160,9 @@ def _submit(executor, todo: Sequence[Job], settings: Settings, options: SlurmOpt
     return new
 
 
-def _record(state: SweepState, job: Job, settings: Settings, job_id, log=None, depends_on=None,
-            earlier: JobRecord = None, note: str = "") -> None:
+def _record(state: SweepState, job: Job, settings: Settings, job_id: Optional[str],
+            log: Optional[str] = None, depends_on: Optional[str] = None,
+            earlier: Optional[JobRecord] = None, note: str = "") -> None:
     """Record a job: newly submitted (``job_id``), or not submitted (keeping ``earlier``'s id)."""
     command = command_line(job, settings)
     submitted = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -12,7 +12,7 @@ import pickle
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from .plan import DONE_MARKER
 from .slurm import LIVE_STATES, query_jobs
@@ -66,7 +66,8 @@ def job_statuses(state: SweepState) -> List[JobStatus]:
     return list(out.values())
 
 
-def _slurm_status(state: SweepState, record: JobRecord, queued) -> JobStatus:
+def _slurm_status(state: SweepState, record: JobRecord,
+                  queued: Optional[Tuple[str, str]]) -> JobStatus:
     after = state.jobs.get(record.after) if record.after else None
     if queued is not None:
         slurm_state, reason = queued
