@@ -62,13 +62,20 @@ run_train_py() {
     --config-file "configs/trainers/$TRAINER/$cfg.yaml" --output-dir "$dir" "$@"
 }
 
-# finish_sweep FAILED...: write the tables, then list the failed jobs and exit 1 if any.
-finish_sweep() {
-  "$PYTHON" -m vamp_prompt.results "$OUTPUT" || true
-  if [ $# -gt 0 ]; then
-    printf 'FAILED: %s\n' "$@" >&2
-    exit 1
-  fi
+# run_sweep PROTOCOL [SWEEP OPTIONS] [KEY VALUE ...]: the loops' one entry point, python -m
+# vamp_prompt.sweep, with their environment (DATASETS or TARGETS, SEEDS, CFG, SOURCE) as options.
+# It runs the single-job scripts (locally one after another, or on Slurm with --launcher slurm),
+# then writes the tables and lists the failed jobs (exit 1 if any).
+run_sweep() {
+  local protocol="$1" targets
+  shift
+  local args=(--data "${DATA:-}" --output "$OUTPUT" --shots "$SHOTS" --python "$PYTHON" --repo "$REPO")
+  if [ "$protocol" = xd ]; then targets="${TARGETS:-}"; else targets="${DATASETS:-}"; fi
+  if [ -n "$targets" ]; then args+=(--datasets "$targets"); fi
+  if [ -n "${SEEDS:-}" ]; then args+=(--seeds "$SEEDS"); fi
+  if [ -n "${CFG:-}" ] && [ "$protocol" != ablation ]; then args+=(--cfg "$CFG"); fi
+  if [ -n "${SOURCE:-}" ]; then args+=(--source "$SOURCE"); fi
+  "$PYTHON" -m vamp_prompt.sweep "$protocol" "${args[@]}" "$@"
 }
 
 # skip_if_done DIR: a job whose DONE marker exists is finished; never redo or overwrite it.

@@ -1,16 +1,7 @@
 #!/usr/bin/env bash
 # Cross-dataset (10 targets) and domain generalisation (4 ImageNet variants) for seeds 1-3,
-# then the tables. usage: bash scripts/vamp/xd_all.sh [KEY VALUE ...]
+# then the tables. usage: bash scripts/vamp/xd_all.sh [SWEEP OPTIONS] [KEY VALUE ...]
+# Environment: TARGETS and SEEDS narrow the loop; CFG, SOURCE as in xd_train.sh / xd_test.sh.
+# On Slurm: add --launcher slurm and its options (python -m vamp_prompt.sweep xd --help).
 source "$(dirname "$0")/common.sh"
-TARGETS="${TARGETS:-caltech101 oxford_pets stanford_cars oxford_flowers food101 fgvc_aircraft sun397 dtd eurosat ucf101 imagenet_v2 imagenet_sketch imagenet_a imagenet_r}"
-SEEDS="${SEEDS:-1 2 3}"
-FAILED=()
-for SEED in $SEEDS; do
-  if ! bash scripts/vamp/xd_train.sh "$SEED" "$@"; then
-    FAILED+=("train imagenet seed$SEED"); continue
-  fi
-  for DATASET in $TARGETS; do
-    bash scripts/vamp/xd_test.sh "$DATASET" "$SEED" "$@" || FAILED+=("test $DATASET seed$SEED")
-  done
-done
-finish_sweep ${FAILED[@]+"${FAILED[@]}"}
+run_sweep xd "$@"
