@@ -101,9 +101,29 @@ def setup_cfg(args):
     return cfg
 
 
+def system_info() -> str:
+    """Versions and devices, for the log (Dassl's collect_env_info runs `pip list`: ~3 s a start)."""
+    import platform
+
+    import dassl
+    import torch
+    import torchvision
+
+    import vamp_prompt
+
+    lines = [f"Python {platform.python_version()} on {platform.platform()}",
+             f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
+             f"dassl {getattr(dassl, '__version__', '?')}, vamp_prompt {vamp_prompt.__version__}",
+             f"CPU threads {torch.get_num_threads()}; CUDA available: {torch.cuda.is_available()}"]
+    if torch.cuda.is_available():
+        lines += [f"GPU {i}: {torch.cuda.get_device_name(i)}"
+                  for i in range(torch.cuda.device_count())]
+    return "\n".join(lines)
+
+
 def run(args) -> None:
     from dassl.engine import build_trainer
-    from dassl.utils import collect_env_info, set_random_seed, setup_logger
+    from dassl.utils import set_random_seed, setup_logger
 
     import vamp_prompt.engine
     from vamp_prompt.atomic import write_done_marker
@@ -129,7 +149,7 @@ def run(args) -> None:
     print("** Config **")
     print(cfg)
     print("** System info **")
-    print(collect_env_info())
+    print(system_info())
 
     trainer = build_trainer(cfg)
     if args.eval_only:
