@@ -96,6 +96,8 @@ class VaMPModel(nn.Module):
         self.classnames: List[str] = []
         self.template = "a photo of a {}."
         self._class_cache: Optional[tuple] = None
+        #: ``split`` or ``joined`` (the previous fast path; benchmark before/after), both exact.
+        self.text_pass_method = "split"
 
     @property
     def base(self) -> PromptBase:
@@ -237,7 +239,7 @@ class VaMPModel(nn.Module):
         if prompt_sets.shape[1] == 1:
             # One prompt set for all images: C text features, scored against every image.
             text = encode_text_sets(self.text_tower, buckets, prompt_sets if text_prompts
-                                    else None, budget)[0]
+                                    else None, budget, method=self.text_pass_method)[0]
             text = F.normalize(text.float(), dim=-1)                         # (C, E)
             cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]     # (B, 1, H, C)
             text_cos = None if zero_shot_text is None else (text * zero_shot_text).sum(-1)[None]
@@ -251,7 +253,8 @@ class VaMPModel(nn.Module):
                     out.append((t * zero_shot_text[class_index]).sum(-1, keepdim=True))
                 return torch.cat(out, dim=-1)
 
-            pair_scores = encode_text_sets(self.text_tower, buckets, prompt_sets, budget, scores)
+            pair_scores = encode_text_sets(self.text_tower, buckets, prompt_sets, budget, scores,
+                                           method=self.text_pass_method)
             n_heads = image_dirs.shape[1]
             cos = pair_scores.reshape(batch, n_samples, -1, pair_scores.shape[-1])
             cos = cos[..., :n_heads].transpose(2, 3)                           # (B, S, H, C)

@@ -331,6 +331,35 @@ class PromptedTextTower(nn.Module):
         x = self._with_prompts(x, self.depth - 1, prompts, prompt_index)
         return self.last_block_readout(x, eot)
 
+    # ------------------------------------------------- split view (see vamp_prompt.text_rows)
+    def split_inputs(self, prefix: TextPrefix, n_prompt: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The prefix split at the input of the first prompted block into the SOS row (1, D) and
+        the class rows after it, batch-first (C, T, D) with T = EOT position.
+
+        The SOS row sees only itself (causal), so it is the same for every class. For an
+        input-level layout the positions are added here, after the K inserted tokens: SOS takes
+        position 0 and the class rows K+1 .. K+T.
+        """
+        states = prefix.states
+        sos, rows = states[0, :1], states[1:].transpose(0, 1)
+        if self.layout.at_input:
+            positions = self.positional_embedding.to(states.dtype)
+            sos = sos + positions[:1]
+            rows = rows + positions[1 + n_prompt:n_prompt + states.shape[0]]
+        return sos, rows.contiguous()
+
+    def prompt_rows(self, block: int, prompts: torch.Tensor) -> Optional[torch.Tensor]:
+        """Input of the prompt rows at ``block``: the slot's tokens (M, K, D) of each of the M
+        prompt sets in ``prompts`` (P, M, K, D) -- with positions 1..K for an input-level slot --
+        or None where no slot enters (the rows carry their previous output)."""
+        slot = self.layout.slot(block)
+        if slot is None:
+            return None
+        tokens = prompts[slot]
+        if slot == 0 and self.layout.at_input:
+            tokens = tokens + self.positional_embedding[1:1 + tokens.shape[1]].to(tokens.dtype)
+        return tokens
+
     def forward(self, token_ids: torch.Tensor, prompts: Optional[torch.Tensor] = None,
                 truncate: bool = True) -> torch.Tensor:
         """Plain full pass (all blocks); ``prompts`` (P, N, K, D) or None -> features (N, E)."""
