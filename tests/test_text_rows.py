@@ -88,3 +88,18 @@ def test_unknown_text_pass_method_is_rejected(tiny_clip):
     buckets, _ = model.class_states(torch.device("cpu"))
     with pytest.raises(ValueError, match="split"):
         encode_text_sets(model.text_tower, buckets, prompt_sets(model, 1), 1.0, method="fused")
+
+
+@pytest.mark.parametrize("base", ["mmrl", "maple"])
+def test_vision_last_block_at_read_rows_equals_every_row(tiny_clip, images, base):
+    """The vision tower's last block run at [CLS, prompt rows] only gives the same read-outs."""
+    model = make(tiny_clip, base)
+    tower, k = model.vision_tower, model.base.n_tokens
+    with torch.no_grad():
+        full = tower(images, model.base.vision_tokens(), read_only=False)
+        read = tower(images, model.base.vision_tokens(), read_only=True)
+    assert read.states.shape[0] == 1 + k
+    torch.testing.assert_close(read.cls, full.cls, atol=1e-5, rtol=0)
+    torch.testing.assert_close(read.zero_shot, full.zero_shot, atol=1e-5, rtol=0)
+    torch.testing.assert_close(tower.prompt_states(read.states, k),
+                               tower.prompt_states(full.states, k), atol=1e-5, rtol=0)

@@ -211,18 +211,23 @@ class VaMPModel(nn.Module):
 
     def forward(self, images: torch.Tensor, n_samples: Optional[int] = None,
                 mean_only: bool = False, noise: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> ModelOutput:
+                generator: Optional[torch.Generator] = None,
+                loss_terms: bool = True) -> ModelOutput:
         """Logits of all heads for S posterior samples per image.
 
         ``n_samples`` defaults to ``train_samples`` when the prompt modules are in training mode
         and ``test_samples`` otherwise; the deterministic rows and ``mean_only`` (z = mu) always
         compute a single sample. ``noise`` (P, B, S, K, D) fixes the posterior draws.
+        ``loss_terms=False`` skips what only the loss reads (MMRL's consistency terms: the frozen
+        image feature where the latents do not need it, and ``text_zero_shot_cos``).
         """
         cfg, base = self.cfg, self.base
         buckets, zero_shot_text = self.class_states(images.device)
+        if not loss_terms:
+            zero_shot_text = None
         text_prompts = base.text_layout.has_prompts
         vision_prompts = base.vision_tokens() if base.vision_layout.has_prompts else None
-        need_zero_shot = self.latents is not None or "rep" in base.heads
+        need_zero_shot = self.latents is not None or ("rep" in base.heads and loss_terms)
         vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot)
         features = base.image_features(vision, self.vision_tower) if vision.states is not None \
             else {head: vision.cls for head in base.heads}
@@ -324,7 +329,7 @@ class VaMPModel(nn.Module):
         if mean_only is None:
             mean_only = self.cfg.inference == "mean"
         out = self.forward(images, n_samples=n_samples, mean_only=mean_only, noise=noise,
-                           generator=generator)
+                           generator=generator, loss_terms=False)
         return out.logits(head, self.cfg.fusion_alpha)
 
     @torch.no_grad()

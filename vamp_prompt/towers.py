@@ -91,6 +91,14 @@ def residual_block(block: nn.Module, x: torch.Tensor,
     return x + block.mlp(block.ln_2(x))
 
 
+def rows_block_output(block: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """A residual block's output at ``rows`` only (no mask): queries, attention output and MLP
+    for those rows, keys and values from every row of ``x`` (L, N, D) -> (len(rows), N, D)."""
+    h = block.ln_1(x)
+    y = x[rows] + block.attn(h[rows], h, h, need_weights=False)[0]
+    return y + block.mlp(block.ln_2(y))
+
+
 def causal_mask(length: int, device: torch.device) -> torch.Tensor:
     """Additive causal mask: position i attends to positions <= i."""
     return torch.full((length, length), float("-inf"), device=device).triu_(1)
@@ -137,8 +145,12 @@ class PromptedVisionTower(nn.Module):
         return v.ln_pre(x).transpose(0, 1)
 
     def run(self, x: torch.Tensor, start: int, end: int,
-            prompts: Optional[torch.Tensor]) -> torch.Tensor:
-        """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by slot, or None."""
+            prompts: Optional[torch.Tensor], read_only: bool = False) -> torch.Tensor:
+        """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by slot, or None.
+
+        ``read_only``: the tower's last block is evaluated only at the rows anything reads
+        (:meth:`read_rows`), which are all the output then holds: [CLS, K prompt rows].
+        """
         layout = self.layout
         blocks = self.visual.transformer.resblocks
         for block in range(start, end):
@@ -148,8 +160,18 @@ class PromptedVisionTower(nn.Module):
                 if slot == 0 and layout.at_input:  # input-level prompts go through ln_pre
                     tokens = self.visual.ln_pre(tokens)
                 x = inject_prompts(x, tokens, insert=slot == 0, position=layout.position)
+            if read_only and block == len(blocks) - 1:
+                n_prompt = 0 if prompts is None or not layout.has_prompts else prompts.shape[-2]
+                return rows_block_output(blocks[block], x, self.read_rows(x, n_prompt))
             x = residual_block(blocks[block], x)
         return x
+
+    def read_rows(self, x: torch.Tensor, n_prompt: int) -> torch.Tensor:
+        """Indices of the rows read after the last block: CLS, then the K prompt rows."""
+        length = x.shape[0]
+        prompt_start = length - n_prompt if self.layout.position == END else 1
+        rows = [0] + list(range(prompt_start, prompt_start + n_prompt))
+        return torch.tensor(rows, device=x.device)
 
     def project_cls(self, x: torch.Tensor) -> torch.Tensor:
         v = self.visual
@@ -162,18 +184,22 @@ class PromptedVisionTower(nn.Module):
         return states[1:1 + n_tokens]
 
     def forward(self, images: torch.Tensor, prompts: Optional[torch.Tensor],
-                zero_shot: bool = True) -> VisionOutput:
-        """One pass for the prompted features and, if ``zero_shot``, the frozen CLIP feature."""
+                zero_shot: bool = True, read_only: bool = True) -> VisionOutput:
+        """One pass for the prompted features and, if ``zero_shot``, the frozen CLIP feature.
+
+        ``read_only``: the last block runs only at the rows read afterwards (exact; ``states``
+        then holds [CLS, prompt rows]); False runs every row (the naive reference).
+        """
         layout = self.layout
         depth = len(self.visual.transformer.resblocks)
         x = self.embed(images)
         if prompts is None or not layout.has_prompts:
-            feature = self.project_cls(self.run(x, 0, depth, None))
+            feature = self.project_cls(self.run(x, 0, depth, None, read_only))
             return VisionOutput(None, feature if zero_shot else None, feature)
         shared = self.run(x, 0, layout.first, None)
-        frozen = (self.project_cls(self.run(shared, layout.first, depth, None))
+        frozen = (self.project_cls(self.run(shared, layout.first, depth, None, read_only))
                   if zero_shot else None)
-        states = self.run(shared, layout.first, depth, prompts)
+        states = self.run(shared, layout.first, depth, prompts, read_only)
         return VisionOutput(states, frozen, self.project_cls(states))
 
 
