@@ -74,12 +74,22 @@ def split_pair_flops(rows: int, k: int, width: int, n_blocks: int) -> float:
     return 18.0 * rows * d2 + (n_blocks - 2) * 24.0 * rows * d2 + (n_blocks - 1) * attention + last
 
 
-def vision_flops(arch: dict, first: int, k: int) -> float:
-    """Both image towers per image with their first ``first`` blocks shared."""
+def vision_flops(arch: dict, first: int, k: int, read_only: bool = False) -> float:
+    """Both image towers per image with their first ``first`` blocks shared; ``read_only``: the
+    last block of each at the rows read (CLS; CLS + K prompt rows) -- k/v of every row, q, out
+    and MLP (20 d^2) and attention of the read rows."""
     depth, dv = arch["vision_layers"], arch["vision_width"]
     lv = (arch["image_resolution"] // arch["vision_patch_size"]) ** 2 + 1
     late = depth - first
-    return first * block_flops(lv, dv) + late * (block_flops(lv, dv) + block_flops(lv + k, dv))
+    full = first * block_flops(lv, dv) + late * (block_flops(lv, dv) + block_flops(lv + k, dv))
+    if not read_only:
+        return full
+
+    def read_block(tokens: int, rows: int) -> float:
+        return 4.0 * tokens * dv ** 2 + 20.0 * rows * dv ** 2 + 4.0 * rows * tokens * dv
+
+    return (full - block_flops(lv, dv) - block_flops(lv + k, dv)
+            + read_block(lv, 1) + read_block(lv + k, 1 + k))
 
 
 def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int = 5,
@@ -89,7 +99,8 @@ def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int
     Naive: per sample, both image towers in full and the 12-block text tower on 77 (+K) tokens
     for every class. Joined (the previous fast path): the image towers once (shared first
     blocks), and per sample and class the prompted text blocks on the class's own length + K,
-    the last one at the EOT row only. Split (the new minimum): the same image work; per sample
+    the last one at the EOT row only. Split (the new minimum): the image towers' last blocks at
+    the rows read (CLS, prompt rows; :func:`vision_flops`); per sample
     and class only the class rows (:func:`split_pair_flops`); per sample the prompt rows'
     k/v at each prompted block (4 K d^2); per forward of ``images`` images the class rows'
     first-block q/k/v (6 T d^2 per class) and the SOS row (24 d^2 per block), shared by the batch.
@@ -104,6 +115,7 @@ def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int
     naive_text = c * (first * block_flops(77, dt) + late * block_flops(77 + k, dt))
     naive = s * (vision_pass + vision_prompted + naive_text)
     fast_vision = vision_flops(arch, first, k)
+    split_vision = vision_flops(arch, first, k, read_only=True)
     joined_text = s * sum((late - 1) * block_flops(n + k, dt) + last_block_flops(n + k, dt)
                           for n in lengths)
     split_text = s * sum(split_pair_flops(n - 1, k, dt, late) for n in lengths)
@@ -111,9 +123,9 @@ def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int
     split_text += (sum(6.0 * (n - 1) * dt ** 2 for n in lengths) + late * 24.0 * dt ** 2) / images
     prep = sum(first * block_flops(n, dt) + (late - 1) * block_flops(n, dt)
                + last_block_flops(n, dt) for n in lengths)  # prefix + zero-shot features
-    joined, split = fast_vision + joined_text, fast_vision + split_text
+    joined, split = fast_vision + joined_text, split_vision + split_text
     return {"naive": naive, "joined": joined, "split": split, "fast_class_prep": prep,
-            "split_text": split_text, "split_vision": fast_vision,
+            "split_text": split_text, "split_vision": split_vision,
             "ratio": naive / split, "ratio_joined": naive / joined, "split_over_joined": joined / split}
 
 
@@ -312,6 +324,7 @@ def timing_worker(job: dict) -> dict:
     def fast(method):
         def go():
             model.text_pass_method = method
+            model.vision_read_only = method == "split"  # "joined": the whole previous path
             with torch.no_grad():
                 model.predict(images, n_samples=s, mean_only=False)
         return go
@@ -334,7 +347,7 @@ def timing_worker(job: dict) -> dict:
         text_s, vision_s = gemm()
         reps["gemm_text"].append(text_s)
         reps["gemm_vision"].append(vision_s)
-    model.text_pass_method = "split"
+    model.text_pass_method, model.vision_read_only = "split", True
     result = {"lengths": lengths, "reps": reps, "text_rows": text_rows,
               "vision_rows": vision_rows, "extrapolated": measured < s}
     if job.get("profile"):
@@ -363,6 +376,7 @@ def train_worker(job: dict) -> dict:
         def go():
             model = models[name].train()
             model.text_pass_method = method
+            model.vision_read_only = method == "split"
             opts[name].zero_grad()
             model.loss(model(images, n_samples=1), labels).total.backward()
             opts[name].step()

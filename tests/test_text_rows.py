@@ -103,3 +103,21 @@ def test_vision_last_block_at_read_rows_equals_every_row(tiny_clip, images, base
     torch.testing.assert_close(read.zero_shot, full.zero_shot, atol=1e-5, rtol=0)
     torch.testing.assert_close(tower.prompt_states(read.states, k),
                                tower.prompt_states(full.states, k), atol=1e-5, rtol=0)
+
+
+def test_shared_text_features_are_kept_until_the_prompts_change(tiny_clip, images):
+    """Evaluation of a row without latents reuses its text features; a step refreshes them."""
+    model = make(tiny_clip, "mmrl", variant="mmrl").eval()
+    with torch.no_grad():
+        first = model.predict(images)
+        cached = model._text_cache[1]
+        again = model.predict(images)
+        assert model._text_cache[1] is cached
+        torch.testing.assert_close(again, first)
+        model.base.tokens.add_(0.1)  # an optimizer step changes the parameters in place
+        changed = model.predict(images)
+    assert model._text_cache[1] is not cached
+    fresh = make(tiny_clip, "mmrl", variant="mmrl").eval()
+    with torch.no_grad():
+        fresh.base.tokens.add_(0.1)
+        torch.testing.assert_close(changed, fresh.predict(images), atol=1e-5, rtol=0)

@@ -96,8 +96,11 @@ class VaMPModel(nn.Module):
         self.classnames: List[str] = []
         self.template = "a photo of a {}."
         self._class_cache: Optional[tuple] = None
+        self._text_cache: Optional[tuple] = None
         #: ``split`` or ``joined`` (the previous fast path; benchmark before/after), both exact.
         self.text_pass_method = "split"
+        #: the vision towers' last block at the read rows only (False: every row, as before).
+        self.vision_read_only = True
 
     @property
     def base(self) -> PromptBase:
@@ -144,6 +147,7 @@ class VaMPModel(nn.Module):
         self.classnames = [str(c).replace("_", " ") for c in classnames]
         self.template = template
         self._class_cache = None
+        self._text_cache = None
 
     def set_prototype_features(self, features: torch.Tensor, labels: torch.Tensor,
                                num_classes: int) -> None:
@@ -190,6 +194,27 @@ class VaMPModel(nn.Module):
         features = self.text_tower(ids, None)
         return F.normalize(features.float(), dim=-1)
 
+    def shared_text_features(self, buckets: ClassBuckets, prompt_sets: Optional[torch.Tensor],
+                             device: torch.device) -> torch.Tensor:
+        """Normalised text features (C, E) of one prompt set for every image of the batch.
+
+        Without latents (the set is the base's own) and without gradients they depend only on the class set and the prompt parameters, so they
+        are kept until either changes (the key holds the parameters' version counters), as the
+        official MMRL keeps its text features during evaluation.
+        """
+        cacheable = not torch.is_grad_enabled() and self.latents is None  # else image-specific
+        if cacheable:
+            key = (self._cache_key(device), self.text_pass_method, prompt_sets is None,
+                   tuple((p.data_ptr(), p._version) for p in self.base.parameters()))
+            if self._text_cache is not None and self._text_cache[0] == key:
+                return self._text_cache[1]
+        text = encode_text_sets(self.text_tower, buckets, prompt_sets, self.cfg.text_chunk_mb,
+                                method=self.text_pass_method)[0]
+        text = F.normalize(text.float(), dim=-1)
+        if cacheable:
+            self._text_cache = (key, text)
+        return text
+
     # ---------------------------------------------------------------------------------- forward
     def text_prompt_sets(self, zero_shot_image: Optional[torch.Tensor], n_samples: int,
                          mean_only: bool, noise: Optional[torch.Tensor],
@@ -228,7 +253,8 @@ class VaMPModel(nn.Module):
         text_prompts = base.text_layout.has_prompts
         vision_prompts = base.vision_tokens() if base.vision_layout.has_prompts else None
         need_zero_shot = self.latents is not None or ("rep" in base.heads and loss_terms)
-        vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot)
+        vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot,
+                                   read_only=self.vision_read_only)
         features = base.image_features(vision, self.vision_tower) if vision.states is not None \
             else {head: vision.cls for head in base.heads}
         image_dirs = torch.stack([F.normalize(features[h].float(), dim=-1) for h in base.heads],
@@ -243,9 +269,8 @@ class VaMPModel(nn.Module):
         budget = cfg.text_chunk_mb
         if prompt_sets.shape[1] == 1:
             # One prompt set for all images: C text features, scored against every image.
-            text = encode_text_sets(self.text_tower, buckets, prompt_sets if text_prompts
-                                    else None, budget, method=self.text_pass_method)[0]
-            text = F.normalize(text.float(), dim=-1)                         # (C, E)
+            text = self.shared_text_features(buckets, prompt_sets if text_prompts else None,
+                                             images.device)                  # (C, E)
             cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]     # (B, 1, H, C)
             text_cos = None if zero_shot_text is None else (text * zero_shot_text).sum(-1)[None]
         else:
