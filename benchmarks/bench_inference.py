@@ -1,18 +1,22 @@
 #!/usr/bin/env python
-"""Speed and memory of VaMP's fast evaluation path versus the naive per-image loop.
+"""Speed and memory of VaMP's fast evaluation path versus the previous one and the naive loop.
 
-    python benchmarks/bench_inference.py            # ViT-B/16 shape, random weights, CPU
-    python benchmarks/bench_inference.py --device cuda --precision bf16
+    python benchmarks/bench_inference.py --threads 1        # ViT-B/16 shape, random weights, CPU
+    python benchmarks/bench_inference.py --memory --classes 100 1000 --samples 1 10
 
-For C in {100, 1000} classes and S in {1, 10} samples it prints images/s of the naive loop
-(`vamp_prompt.reference`: per image and sample, full image towers and the full 77-token, 12-block
-text tower) and of the fast path (`VaMPModel.predict`), their ratio, the ratio a FLOP model
-predicts, the peak memory of evaluation and of a training step, and a profile of the fast path.
-Each measurement runs in its own process, so peak memory (Linux VmHWM, reset after set-up, with
-glibc told to return large freed blocks at once; CUDA: max_memory_allocated) belongs to that
-measurement alone. The naive loop repeats the same
-computation S times per image, so by default it is timed on ``--naive-samples`` samples and scaled
-to S (marked "extrapolated"); ``--naive-samples 0`` times every sample.
+For each C (classes) and S (samples) one process times, in alternation and ``--reps`` times, the
+naive loop (`vamp_prompt.reference`: per image and sample, full image towers and the full
+77-token, 12-block text tower), the previous fast path (``joined``: whole sequences per
+(prompt set, class) pair) and the current one (``split``: shared rows once, class rows per pair,
+see `vamp_prompt.text_rows`), and plain matrix products of the split path's shapes. A load
+change on a shared machine thus hits every side; ratios are medians of per-repetition ratios.
+It prints images/s, the ratios next to a FLOP model's, the achieved FLOP rate next to the GEMM
+rate, and the training step of VaMP against the MMRL row (DTD's 24 base classes by default).
+``--memory``: peak memory of evaluation and of a training step, each in its own process (Linux
+VmHWM, reset after set-up, with glibc told to return large freed blocks at once; CUDA:
+max_memory_allocated). The naive loop repeats the same computation S times per image, so it is
+timed on ``--naive-samples`` samples and scaled to S (marked "extrapolated"); ``--naive-samples
+0`` times every sample.
 """
 from __future__ import annotations
 

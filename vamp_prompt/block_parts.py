@@ -13,7 +13,8 @@ the block's ``forward`` up to floating-point rounding. Layout is batch-first: (N
 """
 from __future__ import annotations
 
-from typing import Optional
+import weakref
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -44,18 +45,45 @@ def attend(block: nn.Module, q: torch.Tensor, kv: torch.Tensor,
     return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
 
 
-def quick_gelu_(x: torch.Tensor) -> torch.Tensor:
-    """CLIP's QuickGELU x * sigmoid(1.702 x), overwriting ``x`` where autograd allows it."""
-    if x.requires_grad:
-        return x * torch.sigmoid(1.702 * x)
-    return x.mul_(torch.mul(x, 1.702).sigmoid_())
+#: CLIP's QuickGELU(h) = h sigmoid(a h) with a = 1.702, i.e. SiLU(a h) / a.
+QUICK_GELU_A = 1.702
+_SILU_WEIGHTS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
+
+
+def silu_weights(mlp: nn.Module) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(a W_fc, a b_fc, W_proj / a) of a frozen MLP, kept until the weights change, so that
+
+        c_proj(QuickGELU(c_fc(x))) = (W_proj / a) SiLU(x (a W_fc)^T + a b_fc) + b_proj,
+
+    one fused in-place SiLU instead of a multiply, a sigmoid and a product."""
+    fc, proj = mlp.c_fc, mlp.c_proj
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                for t in (fc.weight, fc.bias, proj.weight))
+    cached = _SILU_WEIGHTS.get(mlp)
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            cached = (key, (fc.weight * QUICK_GELU_A, fc.bias * QUICK_GELU_A,
+                            proj.weight / QUICK_GELU_A))
+        _SILU_WEIGHTS[mlp] = cached
+    return cached[1]
 
 
 def feed_forward(block: nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """The block's second half: y + c_proj(QuickGELU(c_fc(ln_2(y))))."""
+    """The block's second half: y + c_proj(QuickGELU(c_fc(ln_2(y)))).
+
+    With frozen weights the activation is one in-place SiLU on rescaled weights
+    (:func:`silu_weights`); it is done out of place where autograd needs the input.
+    """
     mlp = block.mlp
-    hidden = quick_gelu_(F.linear(block.ln_2(y), mlp.c_fc.weight, mlp.c_fc.bias))
-    return y + F.linear(hidden, mlp.c_proj.weight, mlp.c_proj.bias)
+    h = block.ln_2(y)
+    if any(p.requires_grad for p in mlp.parameters()):
+        hidden = F.linear(h, mlp.c_fc.weight, mlp.c_fc.bias)
+        hidden = hidden * torch.sigmoid(QUICK_GELU_A * hidden)
+        return y + F.linear(hidden, mlp.c_proj.weight, mlp.c_proj.bias)
+    fc_weight, fc_bias, proj_weight = silu_weights(mlp)
+    hidden = F.linear(h, fc_weight, fc_bias)
+    hidden = F.silu(hidden, inplace=not hidden.requires_grad)
+    return y + F.linear(hidden, proj_weight, mlp.c_proj.bias)
 
 
 def rows_block(block: nn.Module, x: torch.Tensor, q: torch.Tensor, kv: torch.Tensor,
