@@ -198,9 +198,10 @@ class VaMPModel(nn.Module):
                              device: torch.device) -> torch.Tensor:
         """Normalised text features (C, E) of one prompt set for every image of the batch.
 
-        Without latents (the set is the base's own) and without gradients they depend only on the class set and the prompt parameters, so they
-        are kept until either changes (the key holds the parameters' version counters), as the
-        official MMRL keeps its text features during evaluation.
+        Without latents (the set is the base's own) and without gradients they depend only on
+        the class set and the prompt parameters, so they are kept until either changes (the key
+        holds the parameters' version counters), as the official MMRL keeps its text features
+        during evaluation.
         """
         cacheable = not torch.is_grad_enabled() and self.latents is None  # else image-specific
         if cacheable:
