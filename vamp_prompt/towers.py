@@ -106,7 +106,8 @@ def causal_mask(length: int, device: torch.device) -> torch.Tensor:
 
 @dataclass
 class VisionOutput:
-    states: Optional[torch.Tensor]  # prompted final states (L', N, D), None without prompts
+    states: Optional[torch.Tensor]  # prompted final states (L', N, D) -- [CLS, prompt rows] only
+    #                                 when the last block ran at the read rows; None without prompts
     zero_shot: Optional[torch.Tensor]  # frozen CLIP image feature (N, E), if asked for
     cls: torch.Tensor                # prompted CLS feature (N, E)
 
