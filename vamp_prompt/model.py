@@ -96,6 +96,11 @@ class VaMPModel(nn.Module):
         self.classnames: List[str] = []
         self.template = "a photo of a {}."
         self._class_cache: Optional[tuple] = None
+        self._text_cache: Optional[tuple] = None
+        #: ``split`` or ``joined`` (the previous fast path; benchmark before/after), both exact.
+        self.text_pass_method = "split"
+        #: the vision towers' last block at the read rows only (False: every row, as before).
+        self.vision_read_only = True
 
     @property
     def base(self) -> PromptBase:
@@ -142,6 +147,7 @@ class VaMPModel(nn.Module):
         self.classnames = [str(c).replace("_", " ") for c in classnames]
         self.template = template
         self._class_cache = None
+        self._text_cache = None
 
     def set_prototype_features(self, features: torch.Tensor, labels: torch.Tensor,
                                num_classes: int) -> None:
@@ -188,6 +194,28 @@ class VaMPModel(nn.Module):
         features = self.text_tower(ids, None)
         return F.normalize(features.float(), dim=-1)
 
+    def shared_text_features(self, buckets: ClassBuckets, prompt_sets: Optional[torch.Tensor],
+                             device: torch.device) -> torch.Tensor:
+        """Normalised text features (C, E) of one prompt set for every image of the batch.
+
+        Without latents (the set is the base's own) and without gradients they depend only on
+        the class set and the prompt parameters, so they are kept until either changes (the key
+        holds the parameters' version counters), as the official MMRL keeps its text features
+        during evaluation.
+        """
+        cacheable = not torch.is_grad_enabled() and self.latents is None  # else image-specific
+        if cacheable:
+            key = (self._cache_key(device), self.text_pass_method, prompt_sets is None,
+                   tuple((p.data_ptr(), p._version) for p in self.base.parameters()))
+            if self._text_cache is not None and self._text_cache[0] == key:
+                return self._text_cache[1]
+        text = encode_text_sets(self.text_tower, buckets, prompt_sets, self.cfg.text_chunk_mb,
+                                method=self.text_pass_method)[0]
+        text = F.normalize(text.float(), dim=-1)
+        if cacheable:
+            self._text_cache = (key, text)
+        return text
+
     # ---------------------------------------------------------------------------------- forward
     def text_prompt_sets(self, zero_shot_image: Optional[torch.Tensor], n_samples: int,
                          mean_only: bool, noise: Optional[torch.Tensor],
@@ -209,19 +237,25 @@ class VaMPModel(nn.Module):
 
     def forward(self, images: torch.Tensor, n_samples: Optional[int] = None,
                 mean_only: bool = False, noise: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> ModelOutput:
+                generator: Optional[torch.Generator] = None,
+                loss_terms: bool = True) -> ModelOutput:
         """Logits of all heads for S posterior samples per image.
 
         ``n_samples`` defaults to ``train_samples`` when the prompt modules are in training mode
         and ``test_samples`` otherwise; the deterministic rows and ``mean_only`` (z = mu) always
         compute a single sample. ``noise`` (P, B, S, K, D) fixes the posterior draws.
+        ``loss_terms=False`` skips what only the loss reads (MMRL's consistency terms: the frozen
+        image feature where the latents do not need it, and ``text_zero_shot_cos``).
         """
         cfg, base = self.cfg, self.base
         buckets, zero_shot_text = self.class_states(images.device)
+        if not loss_terms:
+            zero_shot_text = None
         text_prompts = base.text_layout.has_prompts
         vision_prompts = base.vision_tokens() if base.vision_layout.has_prompts else None
-        need_zero_shot = self.latents is not None or "rep" in base.heads
-        vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot)
+        need_zero_shot = self.latents is not None or ("rep" in base.heads and loss_terms)
+        vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot,
+                                   read_only=self.vision_read_only)
         features = base.image_features(vision, self.vision_tower) if vision.states is not None \
             else {head: vision.cls for head in base.heads}
         image_dirs = torch.stack([F.normalize(features[h].float(), dim=-1) for h in base.heads],
@@ -236,9 +270,8 @@ class VaMPModel(nn.Module):
         budget = cfg.text_chunk_mb
         if prompt_sets.shape[1] == 1:
             # One prompt set for all images: C text features, scored against every image.
-            text = encode_text_sets(self.text_tower, buckets, prompt_sets if text_prompts
-                                    else None, budget)[0]
-            text = F.normalize(text.float(), dim=-1)                         # (C, E)
+            text = self.shared_text_features(buckets, prompt_sets if text_prompts else None,
+                                             images.device)                  # (C, E)
             cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]     # (B, 1, H, C)
             text_cos = None if zero_shot_text is None else (text * zero_shot_text).sum(-1)[None]
         else:
@@ -251,7 +284,8 @@ class VaMPModel(nn.Module):
                     out.append((t * zero_shot_text[class_index]).sum(-1, keepdim=True))
                 return torch.cat(out, dim=-1)
 
-            pair_scores = encode_text_sets(self.text_tower, buckets, prompt_sets, budget, scores)
+            pair_scores = encode_text_sets(self.text_tower, buckets, prompt_sets, budget, scores,
+                                           method=self.text_pass_method)
             n_heads = image_dirs.shape[1]
             cos = pair_scores.reshape(batch, n_samples, -1, pair_scores.shape[-1])
             cos = cos[..., :n_heads].transpose(2, 3)                           # (B, S, H, C)
@@ -321,7 +355,7 @@ class VaMPModel(nn.Module):
         if mean_only is None:
             mean_only = self.cfg.inference == "mean"
         out = self.forward(images, n_samples=n_samples, mean_only=mean_only, noise=noise,
-                           generator=generator)
+                           generator=generator, loss_terms=False)
         return out.logits(head, self.cfg.fusion_alpha)
 
     @torch.no_grad()

@@ -36,9 +36,9 @@ def naive_sample_logits(model: VaMPModel, images: torch.Tensor, head: str = "fus
         per_sample = []
         for s in range(n_draws):
             # Image towers, run in full for this sample.
-            zero_shot = vt(image, None).cls
+            zero_shot = vt(image, None, read_only=False).cls
             vision = vt(image, base.vision_tokens() if base.vision_layout.has_prompts else None,
-                        zero_shot=False)
+                        zero_shot=False, read_only=False)
             feats = (base.image_features(vision, vt) if vision.states is not None
                      else {h: vision.cls for h in base.heads})
             # Text prompts of this image and sample.

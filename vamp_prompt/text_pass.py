@@ -14,8 +14,10 @@ from typing import Callable, Optional
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from . import text_rows
 from .towers import ClassBuckets, PromptedTextTower
 
+SPLIT, JOINED = "split", "joined"
 Reduce = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -43,14 +45,21 @@ def sequences_per_chunk(tower: PromptedTextTower, seq_len: int, dtype: torch.dty
 
 def encode_text_sets(tower: PromptedTextTower, buckets: ClassBuckets,
                      prompt_sets: Optional[torch.Tensor], budget_mb: float,
-                     reduce: Optional[Reduce] = None) -> torch.Tensor:
+                     reduce: Optional[Reduce] = None, method: str = SPLIT) -> torch.Tensor:
     """Text of every (prompt set, class) pair: prompt_sets (P, M, K, D) -> (M, C, E or k).
 
     ``prompt_sets=None`` encodes the classes without prompts (M = 1). Within each length bucket
     the M x C_b sequences are processed as flattened chunks (pair i = set i // C_b, class
     i % C_b). ``reduce(features (n, E), set_index (n,), class_index (n,)) -> (n, k)`` is applied
     inside each chunk, so only k numbers per pair outlive it.
+
+    ``method``: ``split`` (default) runs the rows every class shares once and only the class rows
+    per pair (:mod:`vamp_prompt.text_rows`); ``joined`` runs whole sequences per pair (the
+    previous fast path, kept for the benchmark's before/after comparison). Both are exact.
     """
+    if method not in (SPLIT, JOINED):
+        raise ValueError(f"text pass method must be {SPLIT!r} or {JOINED!r}, got {method!r}")
+    split = method == SPLIT and prompt_sets is not None and tower.layout.has_prompts
     n_sets = 1 if prompt_sets is None else prompt_sets.shape[1]
     n_prompt = tower.shift(prompt_sets)
     grad = torch.is_grad_enabled() and prompt_sets is not None and prompt_sets.requires_grad
@@ -60,15 +69,24 @@ def encode_text_sets(tower: PromptedTextTower, buckets: ClassBuckets,
     use_checkpoint = grad and sum(
         -(-n_sets * index.numel() // chunk) for index, _, chunk in pieces) > 1
 
+    shared = None
+    if split:  # rows every class shares: once per forward, outside the (recomputed) chunks
+        sos, _ = tower.split_inputs(buckets.buckets[0][1], n_prompt)
+        shared = text_rows.shared_rows(tower, sos, prompt_sets)
+
     values, slots = [], []
     for class_index, prefix, chunk in pieces:
         n_local = class_index.numel()
+        rows = text_rows.class_rows(tower, prefix, n_prompt) if split else None
 
         def run(pair: torch.Tensor, sets: Optional[torch.Tensor], prefix=prefix,
-                class_index=class_index, n_local=n_local) -> torch.Tensor:
+                class_index=class_index, n_local=n_local, rows=rows) -> torch.Tensor:
             set_index = pair // n_local
-            feats = tower.from_prefix(prefix, pair % n_local, sets,
-                                      None if sets is None else set_index)
+            if rows is not None:
+                feats = text_rows.class_features(tower, rows, shared, pair % n_local, set_index)
+            else:
+                feats = tower.from_prefix(prefix, pair % n_local, sets,
+                                          None if sets is None else set_index)
             if reduce is None:
                 return feats
             return reduce(feats, set_index, class_index[pair % n_local])

@@ -91,6 +91,14 @@ def residual_block(block: nn.Module, x: torch.Tensor,
     return x + block.mlp(block.ln_2(x))
 
 
+def rows_block_output(block: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """A residual block's output at ``rows`` only (no mask): queries, attention output and MLP
+    for those rows, keys and values from every row of ``x`` (L, N, D) -> (len(rows), N, D)."""
+    h = block.ln_1(x)
+    y = x[rows] + block.attn(h[rows], h, h, need_weights=False)[0]
+    return y + block.mlp(block.ln_2(y))
+
+
 def causal_mask(length: int, device: torch.device) -> torch.Tensor:
     """Additive causal mask: position i attends to positions <= i."""
     return torch.full((length, length), float("-inf"), device=device).triu_(1)
@@ -98,7 +106,8 @@ def causal_mask(length: int, device: torch.device) -> torch.Tensor:
 
 @dataclass
 class VisionOutput:
-    states: Optional[torch.Tensor]  # prompted final states (L', N, D), None without prompts
+    states: Optional[torch.Tensor]  # prompted final states (L', N, D) -- [CLS, prompt rows] only
+    #                                 when the last block ran at the read rows; None without prompts
     zero_shot: Optional[torch.Tensor]  # frozen CLIP image feature (N, E), if asked for
     cls: torch.Tensor                # prompted CLS feature (N, E)
 
@@ -137,8 +146,12 @@ class PromptedVisionTower(nn.Module):
         return v.ln_pre(x).transpose(0, 1)
 
     def run(self, x: torch.Tensor, start: int, end: int,
-            prompts: Optional[torch.Tensor]) -> torch.Tensor:
-        """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by slot, or None."""
+            prompts: Optional[torch.Tensor], read_only: bool = False) -> torch.Tensor:
+        """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by slot, or None.
+
+        ``read_only``: the tower's last block is evaluated only at the rows anything reads
+        (:meth:`read_rows`), which are all the output then holds: [CLS, K prompt rows].
+        """
         layout = self.layout
         blocks = self.visual.transformer.resblocks
         for block in range(start, end):
@@ -148,8 +161,18 @@ class PromptedVisionTower(nn.Module):
                 if slot == 0 and layout.at_input:  # input-level prompts go through ln_pre
                     tokens = self.visual.ln_pre(tokens)
                 x = inject_prompts(x, tokens, insert=slot == 0, position=layout.position)
+            if read_only and block == len(blocks) - 1:
+                n_prompt = 0 if prompts is None or not layout.has_prompts else prompts.shape[-2]
+                return rows_block_output(blocks[block], x, self.read_rows(x, n_prompt))
             x = residual_block(blocks[block], x)
         return x
+
+    def read_rows(self, x: torch.Tensor, n_prompt: int) -> torch.Tensor:
+        """Indices of the rows read after the last block: CLS, then the K prompt rows."""
+        length = x.shape[0]
+        prompt_start = length - n_prompt if self.layout.position == END else 1
+        rows = [0] + list(range(prompt_start, prompt_start + n_prompt))
+        return torch.tensor(rows, device=x.device)
 
     def project_cls(self, x: torch.Tensor) -> torch.Tensor:
         v = self.visual
@@ -162,18 +185,22 @@ class PromptedVisionTower(nn.Module):
         return states[1:1 + n_tokens]
 
     def forward(self, images: torch.Tensor, prompts: Optional[torch.Tensor],
-                zero_shot: bool = True) -> VisionOutput:
-        """One pass for the prompted features and, if ``zero_shot``, the frozen CLIP feature."""
+                zero_shot: bool = True, read_only: bool = True) -> VisionOutput:
+        """One pass for the prompted features and, if ``zero_shot``, the frozen CLIP feature.
+
+        ``read_only``: the last block runs only at the rows read afterwards (exact; ``states``
+        then holds [CLS, prompt rows]); False runs every row (the naive reference).
+        """
         layout = self.layout
         depth = len(self.visual.transformer.resblocks)
         x = self.embed(images)
         if prompts is None or not layout.has_prompts:
-            feature = self.project_cls(self.run(x, 0, depth, None))
+            feature = self.project_cls(self.run(x, 0, depth, None, read_only))
             return VisionOutput(None, feature if zero_shot else None, feature)
         shared = self.run(x, 0, layout.first, None)
-        frozen = (self.project_cls(self.run(shared, layout.first, depth, None))
+        frozen = (self.project_cls(self.run(shared, layout.first, depth, None, read_only))
                   if zero_shot else None)
-        states = self.run(shared, layout.first, depth, prompts)
+        states = self.run(shared, layout.first, depth, prompts, read_only)
         return VisionOutput(states, frozen, self.project_cls(states))
 
 
@@ -330,6 +357,35 @@ class PromptedTextTower(nn.Module):
         x = self.run(x, start, self.depth - 1, prompts, prompt_index)
         x = self._with_prompts(x, self.depth - 1, prompts, prompt_index)
         return self.last_block_readout(x, eot)
+
+    # ------------------------------------------------- split view (see vamp_prompt.text_rows)
+    def split_inputs(self, prefix: TextPrefix, n_prompt: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The prefix split at the input of the first prompted block into the SOS row (1, D) and
+        the class rows after it, batch-first (C, T, D) with T = EOT position.
+
+        The SOS row sees only itself (causal), so it is the same for every class. For an
+        input-level layout the positions are added here, after the K inserted tokens: SOS takes
+        position 0 and the class rows K+1 .. K+T.
+        """
+        states = prefix.states
+        sos, rows = states[0, :1], states[1:].transpose(0, 1)
+        if self.layout.at_input:
+            positions = self.positional_embedding.to(states.dtype)
+            sos = sos + positions[:1]
+            rows = rows + positions[1 + n_prompt:n_prompt + states.shape[0]]
+        return sos, rows.contiguous()
+
+    def prompt_rows(self, block: int, prompts: torch.Tensor) -> Optional[torch.Tensor]:
+        """Input of the prompt rows at ``block``: the slot's tokens (M, K, D) of each of the M
+        prompt sets in ``prompts`` (P, M, K, D) -- with positions 1..K for an input-level slot --
+        or None where no slot enters (the rows carry their previous output)."""
+        slot = self.layout.slot(block)
+        if slot is None:
+            return None
+        tokens = prompts[slot]
+        if slot == 0 and self.layout.at_input:
+            tokens = tokens + self.positional_embedding[1:1 + tokens.shape[1]].to(tokens.dtype)
+        return tokens
 
     def forward(self, token_ids: torch.Tensor, prompts: Optional[torch.Tensor] = None,
                 truncate: bool = True) -> torch.Tensor:

@@ -428,7 +428,8 @@ class VaMP(TrainerX):
             images, labels = self.parse_batch_test(batch)
             noise = None if mean_only else self.test_noise(batch, samples)
             with self.autocast():
-                out = self.model(images, n_samples=samples, mean_only=mean_only, noise=noise)
+                out = self.model(images, n_samples=samples, mean_only=mean_only, noise=noise,
+                                 loss_terms=False)
             logits = out.logits(head, self.vamp_cfg.fusion_alpha)
             if out.posterior_mean is not None:
                 latent_stats.update(out.posterior_mean, out.posterior_logvar, self.vamp_cfg,
@@ -479,7 +480,8 @@ class VaMP(TrainerX):
             images, labels = self.parse_batch_test(batch)
             noise = self.test_noise(batch, max(SWEEP_SAMPLES))
             with self.autocast():
-                out = self.model(images, n_samples=max(SWEEP_SAMPLES), noise=noise)
+                out = self.model(images, n_samples=max(SWEEP_SAMPLES), noise=noise,
+                                 loss_terms=False)
             logits = out.logits(head, self.vamp_cfg.fusion_alpha)
             if logits.shape[1] == max(SWEEP_SAMPLES):
                 sweep.update(logits, labels)
