@@ -1,0 +1,116 @@
+"""``python -m vamp_prompt.micro pretrain|dataset|prepare|zeroshot|table`` (see README)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Optional, Sequence
+
+import torch
+
+
+def _threads(n: int) -> None:
+    # One thread: on a shared 2-core machine two threads ran 20-30x slower at this model size.
+    torch.set_num_threads(n)
+
+
+def pretrained_clip(seed: int = 0, steps: Optional[int] = None, force: bool = False,
+                    cache: Optional[str] = None, log=print) -> str:
+    """Path of the cached micro CLIP for (seed, steps), pretraining it first if needed."""
+    from ..clip_backbone import load_clip
+    from .pretrain import PretrainSpec, pretrain
+    from .store import WEIGHTS_NAME, cached_folder, save_weights
+    from .zeroshot import zero_shot_report
+
+    spec = PretrainSpec(seed=seed) if steps is None else PretrainSpec(seed=seed, steps=steps)
+
+    def build(folder: str) -> dict:
+        model, summary = pretrain(spec, log=log)
+        path = os.path.join(folder, WEIGHTS_NAME)
+        digest = save_weights(model, path)
+        start = time.time()
+        report = zero_shot_report(load_clip(path))
+        log(f"zero-shot ({time.time() - start:.0f}s): {json.dumps(report)}")
+        return {"command": f"python -m vamp_prompt.micro pretrain --seed {seed} --steps {spec.steps}",
+                "sha256": digest, "torch": torch.__version__, **summary, "zero_shot": report}
+
+    folder = cached_folder("clip", spec.to_dict(), build, root=cache, force=force)
+    return os.path.join(folder, WEIGHTS_NAME)
+
+
+def micro_dataset(seed: int = 0, force: bool = False, cache: Optional[str] = None, **sizes) -> str:
+    """DATA root holding ``micro_shapes/`` (cached)."""
+    from .dataset import DatasetSpec, write_dataset
+    from .store import cached_folder
+
+    spec = DatasetSpec(seed=seed, **sizes)
+
+    def build(folder: str) -> dict:
+        start = time.time()
+        write_dataset(folder, spec)
+        return {"command": f"python -m vamp_prompt.micro dataset --seed {seed}",
+                "seconds": round(time.time() - start, 1)}
+
+    return cached_folder("data", spec.to_dict(), build, root=cache, force=force)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vamp_prompt.micro", description=__doc__)
+    parser.add_argument("--cache", default=None, help="cache folder (default $VAMP_CACHE/micro "
+                        "or ~/.cache/vamp_prompt/micro)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pretrain", help="pretrain (or find cached) the micro CLIP; prints its path")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    d = sub.add_parser("dataset", help="write (or find cached) the benchmark; prints the DATA root")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--force", action="store_true")
+    e = sub.add_parser("prepare", help="both; prints CLIP=... and DATA=... lines for a shell")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--steps", type=int, default=None)
+    z = sub.add_parser("zeroshot", help="zero-shot report on the world, and with --output the "
+                       "benchmark's zero-shot run folders")
+    z.add_argument("--clip", required=True)
+    z.add_argument("--data", default=None, help="DATA root holding micro_shapes/")
+    z.add_argument("--output", default=None, help="OUTPUT root of the benchmark runs")
+    z.add_argument("--seeds", default="1,2,3")
+    z.add_argument("--shots", type=int, default=16)
+    t = sub.add_parser("table", help="write OUTPUT/tables/micro_benchmark.{md,csv}")
+    t.add_argument("output")
+    t.add_argument("--shots", type=int, default=16)
+    args = parser.parse_args(argv)
+    _threads(args.threads)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731  stdout: results only
+
+    if args.command == "pretrain":
+        print(pretrained_clip(args.seed, args.steps, args.force, args.cache, log))
+    elif args.command == "dataset":
+        print(micro_dataset(args.seed, args.force, args.cache))
+    elif args.command == "prepare":
+        print(f"CLIP={pretrained_clip(args.seed, args.steps, cache=args.cache, log=log)}")
+        print(f"DATA={micro_dataset(args.seed, cache=args.cache)}")
+    elif args.command == "zeroshot":
+        from ..clip_backbone import load_clip
+        from .benchmark import write_zero_shot_runs
+        from .zeroshot import zero_shot_report
+
+        if args.output:
+            if not args.data:
+                parser.error("--output needs --data (the DATA root holding micro_shapes/)")
+            seeds = [int(s) for s in args.seeds.split(",") if s]
+            write_zero_shot_runs(args.clip, args.data, args.output, seeds, args.shots)
+        else:
+            print(json.dumps(zero_shot_report(load_clip(args.clip)), indent=1))
+    elif args.command == "table":
+        from .benchmark import write_table
+
+        print(write_table(args.output, args.shots))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
