@@ -1,4 +1,4 @@
-"""``python -m vamp_prompt.micro pretrain|dataset|prepare|zeroshot|table`` (see README)."""
+"""``python -m vamp_prompt.micro pretrain|dataset|prepare|zeroshot|table|tuning`` (see README)."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t = sub.add_parser("table", help="write OUTPUT/tables/micro_benchmark.{md,csv}")
     t.add_argument("output")
     t.add_argument("--shots", type=int, default=16)
+    u = sub.add_parser("tuning", help="write ROOT/tuning.md from scripts/vamp/micro_tune.sh runs")
+    u.add_argument("root")
     args = parser.parse_args(argv)
     _threads(args.threads)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731  stdout: results only
@@ -109,6 +111,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .benchmark import write_table
 
         print(write_table(args.output, args.shots))
+    elif args.command == "tuning":
+        from .benchmark import tuning_table
+
+        print(tuning_table(args.root))
     return 0
 
 

@@ -176,3 +176,30 @@ def write_table(output: str, shots: int = 16) -> str:
     writer.writerows(rows)
     atomic_write_text(os.path.join(tables, "micro_benchmark.csv"), buf.getvalue())
     return text
+
+
+def tuning_table(root: str) -> str:
+    """``ROOT/tuning.md``: validation numbers of every setting folder under ``ROOT`` (written by
+    ``scripts/vamp/micro_tune.sh``): base / new / HM accuracy, ECE, and the parts' magnitudes."""
+    lines = ["| Setting | Overrides | Base (val) | New (val) | HM | ECE base | Offset spread | "
+             "Sigma | KL (train) |", "|---|---|---|---|---|---|---|---|---|"]
+    for folder in sorted(Path(root).iterdir()):
+        settings = folder / "settings.txt"
+        if not settings.is_file():
+            continue
+        found: Dict[str, dict] = {}
+        for phase in PHASES.values():
+            for path in folder.glob(f"base2new/{phase}/*/*/*/*/seed*/metrics.json"):
+                found[phase] = {**json.loads(path.read_text()), "_dir": path.parent}
+        if len(found) < 2:
+            continue
+        b, n = found["train_base"], found["test_new"]
+        kl = _train_metric(b["_dir"], "kl")
+        val = lambda d, k, fmt: "-" if d.get(k) is None else format(d[k], fmt)  # noqa: E731
+        lines.append(f"| {folder.name} | {settings.read_text().strip()} | {b['accuracy']:.2f} | "
+                     f"{n['accuracy']:.2f} | {harmonic_mean(b['accuracy'], n['accuracy']):.2f} | "
+                     f"{val(b, 'ece', '.2f')} | {val(b, 'prompt_offset_spread', '.4f')} | "
+                     f"{val(b, 'prompt_sigma', '.3f')} | {'-' if kl is None else format(kl, '.4f')} |")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(os.path.join(root, "tuning.md"), text)
+    return text

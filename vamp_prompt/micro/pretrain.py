@@ -34,7 +34,7 @@ class PretrainSpec:
     """Everything that determines the weights (its hash keys the cache)."""
 
     seed: int = 0
-    steps: int = 1000
+    steps: int = 600
     groups: int = 16              # caption groups per step
     group_size: int = 4           # anchor + variants
     images_per_combo: int = 2     # 16 x 4 x 2 = 128 images, 64 captions per step
