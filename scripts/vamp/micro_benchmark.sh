@@ -4,10 +4,10 @@
 # + sample-specific, + variational, + class-aware prior) x SEEDS with the real base2new_train.sh /
 # base2new_test.sh, and the table in OUTPUT/tables/micro_benchmark.{md,csv}.
 # usage: bash scripts/vamp/micro_benchmark.sh [KEY VALUE ...]   (overrides go to every run)
-# Environment: OUTPUT (default output/micro), SEEDS (default "1 2 3"), SHOTS (default 8),
+# Environment: OUTPUT (default output/micro), SEEDS (default "1 2 3"), SHOTS (default 16),
 #   ROWS (default: the four configs), VAMP_CACHE (cache folder), PYTHON.
 OUTPUT="${OUTPUT:-output/micro}"
-SHOTS="${SHOTS:-8}"
+SHOTS="${SHOTS:-16}"
 source "$(dirname "$0")/common.sh"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"   # one thread: far faster on a busy 2-core machine
 SEEDS="${SEEDS:-1 2 3}"

@@ -6,13 +6,14 @@
 # Writes OUTPUT/<NAME>/base2new/... (OUTPUT default output/micro_tune) and appends the
 # validation numbers to OUTPUT/tuning.md (python -m vamp_prompt.micro tuning OUTPUT).
 OUTPUT="${OUTPUT:-output/micro_tune}"
-SHOTS="${SHOTS:-8}"
+SHOTS="${SHOTS:-16}"
 source "$(dirname "$0")/common.sh"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 NAME=${1:?usage: $0 NAME CFG SEED [KEY VALUE ...]}; CFG_NAME=${2:?}; SEED=${3:?}; shift 3
-PREP=$("$PYTHON" -m vamp_prompt.micro prepare)
-CLIP=$(echo "$PREP" | sed -n 's/^CLIP=//p')
-DATA=$(echo "$PREP" | sed -n 's/^DATA=//p')
+if [ -z "${CLIP:-}" ]; then   # CLIP=/path/to/weights to tune on another micro CLIP
+  CLIP=$("$PYTHON" -m vamp_prompt.micro pretrain)
+fi
+DATA=$("$PYTHON" -m vamp_prompt.micro dataset)
 ROOT="$OUTPUT"
 export DATA OUTPUT="$ROOT/$NAME" CFG="$CFG_NAME"
 T0=$SECONDS

@@ -34,10 +34,10 @@ class DatasetSpec:
     """What determines the dataset (its hash keys the cache)."""
 
     seed: int = 0
-    classes_per_half: int = 32
+    classes_per_half: int = 16
     train_per_class: int = 20
     val_per_class: int = 8
-    test_per_class: int = 10
+    test_per_class: int = 16
     image_size: int = 32
 
     def to_dict(self) -> dict:

@@ -142,7 +142,7 @@ def pretrain(spec: PretrainSpec, log: Optional[Callable[[str], None]] = print,
         losses.append(float(loss.detach()))
         if log and (step % log_every == 0 or step == spec.steps - 1):
             log(f"step {step + 1}/{spec.steps}  loss {np.mean(losses[-log_every:]):.3f}  "
-                f"scale {float(model.logit_scale.exp()):.1f}  {time.time() - start:.0f}s")
+                f"scale {float(model.logit_scale.detach().exp()):.1f}  {time.time() - start:.0f}s")
     model.eval().requires_grad_(False)
     return model, {"pretrain_seconds": round(time.time() - start, 1),
                    "final_loss": float(np.mean(losses[-log_every:]))}
