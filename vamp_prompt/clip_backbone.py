@@ -156,7 +156,7 @@ def resolve_clip_weights(name_or_path: str, download_root: Optional[str] = None)
     if os.path.isfile(expanded):
         return expanded
     if name_or_path == MICRO_NAME:  # the project's micro CLIP, pretrained once and cached
-        from .micro.__main__ import pretrained_clip
+        from .micro.artifacts import pretrained_clip
 
         return pretrained_clip()
     clip = import_clip()

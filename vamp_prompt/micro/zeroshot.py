@@ -1,7 +1,7 @@
 """Zero-shot classification with the hand-crafted template, on rendered images or arrays."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
