@@ -57,7 +57,8 @@ def _registered_names(registry: Any) -> List[str]:
 
 
 def register_datasets(registry: Optional[Any] = None, skip_existing: bool = True) -> List[str]:
-    """Register the fifteen readers and the project's micro benchmark in ``registry`` (default: Dassl's ``DATASET_REGISTRY``).
+    """Register the fifteen readers and the project's micro benchmark (MicroShapes) in
+    ``registry`` (default: Dassl's ``DATASET_REGISTRY``).
 
     With ``skip_existing`` (default), a name that is already registered (e.g. by a
     MaPLe/MMRL fork's own ``datasets/``) is left alone; otherwise it is replaced.
