@@ -108,3 +108,13 @@ def test_short_prompt_learning_beats_zero_shot_on_base(reduced_clip, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     trained = json.load(open(os.path.join(out, "metrics.json")))["accuracy"]
     assert trained > zero_shot, f"prompt learning {trained:.1f}% vs zero-shot {zero_shot:.1f}%"
+
+
+def test_pretraining_is_deterministic_from_the_seed():
+    torch.set_num_threads(1)
+    spec = PretrainSpec(seed=3, steps=3, groups=2, warmup=1,
+                        arch=MicroArch(vision_layers=2, transformer_layers=2))
+    first, _ = pretrain(spec, log=None)
+    second, _ = pretrain(spec, log=None)
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key]), key
