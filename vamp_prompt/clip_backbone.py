@@ -146,11 +146,19 @@ def architecture_of(state_dict: Dict[str, torch.Tensor]) -> Dict[str, int]:
     )
 
 
+#: ``MODEL.BACKBONE.NAME micro``: the micro CLIP of :mod:`vamp_prompt.micro` (seed 0, cached).
+MICRO_NAME = "micro"
+
+
 def resolve_clip_weights(name_or_path: str, download_root: Optional[str] = None) -> str:
     """Map a model name (e.g. ``ViT-B/16``) to its cached file, downloading once; pass paths through."""
     expanded = os.path.expanduser(name_or_path)
     if os.path.isfile(expanded):
         return expanded
+    if name_or_path == MICRO_NAME:  # the project's micro CLIP, pretrained once and cached
+        from .micro.artifacts import pretrained_clip
+
+        return pretrained_clip()
     clip = import_clip()
     if name_or_path in clip.available_models():
         root = download_root or os.path.expanduser("~/.cache/clip")

@@ -29,6 +29,7 @@ __all__ = [
     "SUN397",
     "UCF101",
     "FGVCAircraft",
+    "MicroShapes",
     "CALTECH101_IGNORED",
     "CALTECH101_RENAMES",
     "EUROSAT_CLASSNAMES",
@@ -247,3 +248,17 @@ class FGVCAircraft(CoOpDataset):
                     )
                 entries.append((image_id + ".jpg", cname2lab[variant], variant))
         return entries
+
+
+class MicroShapes(SplitFileDataset):
+    """The project's micro benchmark: ``micro_shapes/images/<class>/`` + split file.
+
+    Written by ``python -m vamp_prompt.micro dataset`` (see README, "Micro benchmark"); its
+    labels put the base classes first, so the split file is never rebuilt from the folders.
+    """
+
+    dataset_dir = "micro_shapes"
+    image_subdir = "images"
+    split_filename = "split_zhou_MicroShapes.json"
+    docs_section = "Micro benchmark"
+    layout = "micro_shapes/images/<class>/*.png + micro_shapes/split_zhou_MicroShapes.json"

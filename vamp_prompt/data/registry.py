@@ -6,7 +6,8 @@ import importlib
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["DATASET_CLASSES", "DATASET_NAMES", "get_dataset_class", "register_datasets"]
+__all__ = ["DATASET_CLASSES", "DATASET_NAMES", "PROJECT_DATASET_CLASSES", "PROJECT_DATASET_NAMES",
+           "REGISTERED_NAMES", "get_dataset_class", "register_datasets"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +33,19 @@ DATASET_CLASSES: Dict[str, Tuple[str, str]] = {
 #: The fifteen registry names.
 DATASET_NAMES: Tuple[str, ...] = tuple(DATASET_CLASSES)
 
+#: The project's own datasets (not the family's): the micro benchmark.
+PROJECT_DATASET_CLASSES: Dict[str, Tuple[str, str]] = {"MicroShapes": ("readers", "MicroShapes")}
+PROJECT_DATASET_NAMES: Tuple[str, ...] = tuple(PROJECT_DATASET_CLASSES)
+#: Every name :func:`register_datasets` registers.
+REGISTERED_NAMES: Tuple[str, ...] = DATASET_NAMES + PROJECT_DATASET_NAMES
+
 
 def get_dataset_class(name: str) -> Any:
     """The reader class registered as ``name`` (imports Dassl)."""
     try:
-        module, attr = DATASET_CLASSES[name]
+        module, attr = {**DATASET_CLASSES, **PROJECT_DATASET_CLASSES}[name]
     except KeyError:
-        raise KeyError(f"Unknown dataset {name!r}; known: {', '.join(DATASET_NAMES)}") from None
+        raise KeyError(f"Unknown dataset {name!r}; known: {', '.join(REGISTERED_NAMES)}") from None
     return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
 
 
@@ -50,7 +57,8 @@ def _registered_names(registry: Any) -> List[str]:
 
 
 def register_datasets(registry: Optional[Any] = None, skip_existing: bool = True) -> List[str]:
-    """Register the fifteen readers in ``registry`` (default: Dassl's ``DATASET_REGISTRY``).
+    """Register the fifteen readers and the project's micro benchmark (MicroShapes) in
+    ``registry`` (default: Dassl's ``DATASET_REGISTRY``).
 
     With ``skip_existing`` (default), a name that is already registered (e.g. by a
     MaPLe/MMRL fork's own ``datasets/``) is left alone; otherwise it is replaced.
@@ -62,7 +70,7 @@ def register_datasets(registry: Optional[Any] = None, skip_existing: bool = True
         registry = DATASET_REGISTRY
     done: List[str] = []
     existing = set(_registered_names(registry))
-    for name in DATASET_NAMES:
+    for name in REGISTERED_NAMES:
         cls = get_dataset_class(name)
         if name in existing:
             if skip_existing:
