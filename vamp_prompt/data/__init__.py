@@ -14,7 +14,7 @@ from typing import Any, List
 
 from .errors import CorruptImageError, DatasetLayoutError
 from .images import check_readable_image
-from .registry import (DATASET_CLASSES, DATASET_NAMES, PROJECT_DATASET_CLASSES, REGISTERED_NAMES,
+from .registry import (DATASET_CLASSES, DATASET_NAMES, REGISTERED_CLASSES, REGISTERED_NAMES,
                        get_dataset_class, register_datasets)
 from .splits import (
     SUBSAMPLE_CHOICES,
@@ -30,6 +30,7 @@ __all__ = [
     "check_readable_image",
     "DATASET_CLASSES",
     "DATASET_NAMES",
+    "REGISTERED_CLASSES",
     "REGISTERED_NAMES",
     "get_dataset_class",
     "register_datasets",
@@ -46,7 +47,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The reader classes need Dassl: import their modules on first access.
-    if name in DATASET_CLASSES or name in PROJECT_DATASET_CLASSES:
+    if name in REGISTERED_CLASSES:
         return get_dataset_class(name)
     if name in ("SYNTHETIC_DATASETS", "write_synthetic_dataset"):
         # Lazy so that `python -m vamp_prompt.data.synthetic` runs without a runpy warning.

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["DATASET_CLASSES", "DATASET_NAMES", "PROJECT_DATASET_CLASSES", "PROJECT_DATASET_NAMES",
-           "REGISTERED_NAMES", "get_dataset_class", "register_datasets"]
+           "REGISTERED_CLASSES", "REGISTERED_NAMES", "get_dataset_class", "register_datasets"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +36,15 @@ DATASET_NAMES: Tuple[str, ...] = tuple(DATASET_CLASSES)
 #: The project's own datasets (not the family's): the micro benchmark.
 PROJECT_DATASET_CLASSES: Dict[str, Tuple[str, str]] = {"MicroShapes": ("readers", "MicroShapes")}
 PROJECT_DATASET_NAMES: Tuple[str, ...] = tuple(PROJECT_DATASET_CLASSES)
-#: Every name :func:`register_datasets` registers.
-REGISTERED_NAMES: Tuple[str, ...] = DATASET_NAMES + PROJECT_DATASET_NAMES
+#: Every reader :func:`register_datasets` registers, and its name.
+REGISTERED_CLASSES: Dict[str, Tuple[str, str]] = {**DATASET_CLASSES, **PROJECT_DATASET_CLASSES}
+REGISTERED_NAMES: Tuple[str, ...] = tuple(REGISTERED_CLASSES)
 
 
 def get_dataset_class(name: str) -> Any:
     """The reader class registered as ``name`` (imports Dassl)."""
     try:
-        module, attr = {**DATASET_CLASSES, **PROJECT_DATASET_CLASSES}[name]
+        module, attr = REGISTERED_CLASSES[name]
     except KeyError:
         raise KeyError(f"Unknown dataset {name!r}; known: {', '.join(REGISTERED_NAMES)}") from None
     return getattr(importlib.import_module(f"{__package__}.{module}"), attr)

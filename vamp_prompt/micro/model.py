@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..clip_backbone import import_clip
+from ..towers import PromptedTextTower, PromptLayout
 
 #: CLIP's image normalisation (also the benchmark configs' INPUT.PIXEL_MEAN / PIXEL_STD).
 PIXEL_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -60,16 +61,10 @@ def encode_text_to_eot(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     """``model.encode_text`` computed only up to the longest caption's end-of-text token.
 
     Exact: the causal mask means no position attends to anything after itself, and the feature
-    is read at the EOT position, so the padding after the last EOT never matters.
+    is read at the EOT position, so the padding after the last EOT never matters. This is the
+    project's text tower without prompt slots (:class:`~vamp_prompt.towers.PromptedTextTower`,
+    which truncates after the longest EOT); it shares ``model``'s parameters, so gradients reach
+    them.
     """
-    length = int(tokens.argmax(dim=-1).max()) + 1
-    tokens = tokens[:, :length]
-    x = model.token_embedding(tokens) + model.positional_embedding[:length]
-    mask = torch.full((length, length), float("-inf"), device=x.device).triu_(1)
-    x = x.permute(1, 0, 2)
-    for block in model.transformer.resblocks:
-        h = block.ln_1(x)
-        x = x + block.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
-        x = x + block.mlp(block.ln_2(x))
-    x = model.ln_final(x.permute(1, 0, 2))
-    return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ model.text_projection
+    layout = PromptLayout(first=0, n_slots=0, depth=len(model.transformer.resblocks))
+    return PromptedTextTower(model, layout)(tokens)
