@@ -7,15 +7,19 @@ has every attribute caption j names), the symmetric multi-positive InfoNCE
 
 A batch is built from caption groups: an anchor combination plus variants that each change one
 attribute (mostly the shape), two images per combination. The held-out combinations
-(:func:`~vamp_prompt.micro.world.held_out_in_pretraining`) never appear. Curriculum: the first
-``shape_warmup`` steps caption every image by its shape alone ("a photo of a {shape}."), which is
-what makes shape learned at all (without it the shape words' text features collapse to cosine
-0.9999 and zero-shot shape stays at chance, while colour and pattern are learned). After it,
-captions name one attribute (45%), two (10%) or all three (45%): with mostly full captions, one
-attribute dominated the text features (shape after the warm-up: 98% shape but colour and pattern
-near chance on held-out combinations; colour without it). The first
-third of the steps draws centred, upright, fixed-size objects; the next third widens linearly to
-the full pretraining style. Deterministic from the seed (one thread).
+(:func:`~vamp_prompt.micro.world.held_out_in_pretraining`) never appear.
+
+Curriculum:
+
+* captions: the first ``shape_warmup`` steps caption every image by its shape alone ("a photo of
+  a {shape}."); after that a caption names one attribute (45%), two (10%) or all three (45%).
+  Without the warm-up the shape words' text features collapsed (cosine 0.99998) and shape stayed
+  at chance while colour was learned; with the warm-up but mostly full captions, shape dominated
+  and colour fell near chance. One-attribute captions keep every attribute a target of its own.
+* images: the first third of the steps draws centred, upright, fixed-size objects; the next
+  third widens linearly to the full pretraining style.
+
+Deterministic from the seed (one thread).
 """
 from __future__ import annotations
 
