@@ -17,7 +17,9 @@ def pretrained_clip(seed: int = 0, steps: Optional[int] = None, force: bool = Fa
     from .store import WEIGHTS_NAME, cached_folder, save_weights
     from .zeroshot import zero_shot_report
 
-    spec = PretrainSpec(seed=seed) if steps is None else PretrainSpec(seed=seed, steps=steps)
+    # The shape-only warm-up is the first quarter of the steps (150 of the default 600).
+    spec = (PretrainSpec(seed=seed) if steps is None
+            else PretrainSpec(seed=seed, steps=steps, shape_warmup=round(steps / 4)))
 
     def build(folder: str) -> dict:
         model, summary = pretrain(spec, log=log)

@@ -27,11 +27,14 @@ FULL_TEMPLATES: Tuple[str, ...] = (
     "a {c} {s} with a {p} pattern.", "a {c} {p} {s} on a background.",
     "an image of a {p} {s} coloured {c}.", "a picture of a {c} {s}, {p}.", "a {c} {p} {s}.",
 )
-#: Partial templates: (template, names shape, names colour, names pattern).
-PARTIAL_TEMPLATES: Tuple[Tuple[str, bool, bool, bool], ...] = (
-    ("a photo of a {s}.", True, False, False), ("a {c} {s}.", True, True, False),
-    ("a {p} {s}.", True, False, True), ("something {c}.", False, True, False),
-    ("a {c} {p} object.", False, True, True), ("a {p} thing.", False, False, True),
+#: Templates naming one attribute, in (shape, colour, pattern) order.
+SINGLE_TEMPLATES: Tuple[Tuple[str, ...], ...] = (
+    ("a photo of a {s}.",), ("something {c}.", "a {c} object."), ("a {p} thing.", "a {p} object."),
+)
+#: Templates naming two attributes: (template, names shape, names colour, names pattern).
+PAIR_TEMPLATES: Tuple[Tuple[str, bool, bool, bool], ...] = (
+    ("a {c} {s}.", True, True, False), ("a {p} {s}.", True, False, True),
+    ("a {c} {p} object.", False, True, True),
 )
 
 #: Attributes a caption names: (shape, colour, pattern), None where it says nothing.
@@ -43,20 +46,38 @@ def _word(name: str, rng: np.random.Generator) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def caption(combo: Combo, rng: np.random.Generator, shape_only: float = 0.15,
-            partial: float = 0.15) -> Tuple[str, Query]:
-    """A random caption of ``combo`` and the attributes it names."""
+def _pick(options: Sequence, rng: np.random.Generator):
+    return options[int(rng.integers(len(options)))]
+
+
+def caption(combo: Combo, rng: np.random.Generator,
+            single: Tuple[float, float, float] = (0.15, 0.15, 0.15),
+            pair: float = 0.10) -> Tuple[str, Query]:
+    """A random caption of ``combo`` and the attributes it names.
+
+    With probability ``single[a]`` it names attribute ``a`` alone (shape, colour, pattern),
+    with ``pair`` two attributes, otherwise all three. Single-attribute captions make every
+    attribute a classification target of its own; with full captions only, one attribute
+    dominated the text features and the others stayed near chance.
+    """
     s, c, p = combo
     words = dict(s=_word(SHAPES[s], rng), c=_word(COLOUR_NAMES[c], rng), p=_word(PATTERNS[p], rng))
     draw = rng.uniform()
-    if draw < shape_only:
-        return PARTIAL_TEMPLATES[0][0].format(**words), (s, None, None)
-    if draw < shape_only + partial:
-        text, has_s, has_c, has_p = PARTIAL_TEMPLATES[1 + int(rng.integers(len(PARTIAL_TEMPLATES) - 1))]
+    for attr, share in enumerate(single):
+        if draw < share:
+            query = tuple(v if a == attr else None for a, v in enumerate(combo))
+            return _pick(SINGLE_TEMPLATES[attr], rng).format(**words), query  # type: ignore
+        draw -= share
+    if draw < pair:
+        text, has_s, has_c, has_p = _pick(PAIR_TEMPLATES, rng)
         return text.format(**words), (s if has_s else None, c if has_c else None,
                                        p if has_p else None)
-    template = FULL_TEMPLATES[int(rng.integers(len(FULL_TEMPLATES)))]
-    return template.format(**words), (s, c, p)
+    return _pick(FULL_TEMPLATES, rng).format(**words), (s, c, p)
+
+
+def shape_caption(combo: Combo, rng: np.random.Generator) -> Tuple[str, Query]:
+    """``"a photo of a {shape}."`` (a random synonym), naming the shape alone."""
+    return SINGLE_TEMPLATES[0][0].format(s=_word(SHAPES[combo[0]], rng)), (combo[0], None, None)
 
 
 def positives(combos: Sequence[Combo], queries: Sequence[Query]) -> np.ndarray:
