@@ -22,6 +22,8 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
+from .block_parts import projections, rows_block
+
 FRONT, END = "front", "end"
 
 
@@ -93,10 +95,11 @@ def residual_block(block: nn.Module, x: torch.Tensor,
 
 def rows_block_output(block: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """A residual block's output at ``rows`` only (no mask): queries, attention output and MLP
-    for those rows, keys and values from every row of ``x`` (L, N, D) -> (len(rows), N, D)."""
-    h = block.ln_1(x)
-    y = x[rows] + block.attn(h[rows], h, h, need_weights=False)[0]
-    return y + block.mlp(block.ln_2(y))
+    for those rows, keys and values from every row of ``x`` (L, N, D) -> (len(rows), N, D).
+    The sequence-first face of :func:`~vamp_prompt.block_parts.rows_block`."""
+    h = block.ln_1(x).transpose(0, 1)                                   # (N, L, D)
+    q, kv = projections(block, h[:, rows], "q"), projections(block, h, "kv")
+    return rows_block(block, x[rows].transpose(0, 1), q, kv).transpose(0, 1)
 
 
 def causal_mask(length: int, device: torch.device) -> torch.Tensor:

@@ -41,13 +41,12 @@ PAIR_TEMPLATES: Tuple[Tuple[str, bool, bool, bool], ...] = (
 Query = Tuple[Optional[int], Optional[int], Optional[int]]
 
 
-def _word(name: str, rng: np.random.Generator) -> str:
-    options = SYNONYMS[name]
-    return options[int(rng.integers(len(options)))]
-
-
 def _pick(options: Sequence, rng: np.random.Generator):
     return options[int(rng.integers(len(options)))]
+
+
+def _word(name: str, rng: np.random.Generator) -> str:
+    return _pick(SYNONYMS[name], rng)
 
 
 def caption(combo: Combo, rng: np.random.Generator,
