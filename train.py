@@ -8,6 +8,7 @@
 A finished run writes the marker file ``DONE`` into its output directory. Bad input ends with
 exit code 2 and one message naming the file or key and the fix.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model-dir", type=str, default="", help="load a model from this directory")
     p.add_argument("--load-epoch", type=int, help="load the model of this epoch")
     p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
-    p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
-                   help="KEY VALUE pairs that override the config, merged last")
+    p.add_argument(
+        "opts", default=None, nargs=argparse.REMAINDER, help="KEY VALUE pairs that override the config, merged last"
+    )
     return p.parse_args(argv)
 
 
@@ -54,19 +56,21 @@ def setup_cfg(args):
 
     cfg = get_cfg_default()
     add_vamp_config(cfg)
-    for label, path in (("--dataset-config-file", args.dataset_config_file),
-                        ("--config-file", args.config_file)):
+    for label, path in (("--dataset-config-file", args.dataset_config_file), ("--config-file", args.config_file)):
         if path:
             if not os.path.isfile(path):
                 raise UserError(f"{label} {path} does not exist. Fix: pass a file from configs/.")
             try:
                 cfg.merge_from_file(path)
             except KeyError as err:
-                raise UserError(f"Unknown config key in {path}: {err.args[0]}. Fix: correct the key "
-                                "(VaMP's keys are listed in README.md, 'Config keys').") from None
+                raise UserError(
+                    f"Unknown config key in {path}: {err.args[0]}. Fix: correct the key "
+                    "(VaMP's keys are listed in README.md, 'Config keys')."
+                ) from None
             except Exception as err:  # yacs type mismatch, YAML syntax error
-                raise UserError(f"Cannot merge {path}: {err}. Fix: correct the file "
-                                "(compare with the files in configs/).") from None
+                raise UserError(
+                    f"Cannot merge {path}: {err}. Fix: correct the file (compare with the files in configs/)."
+                ) from None
     if args.root:
         cfg.DATASET.ROOT = args.root
     if args.output_dir:
@@ -92,11 +96,15 @@ def setup_cfg(args):
         cfg.merge_from_list(opts)
     except (KeyError, AssertionError) as err:  # yacs asserts on unknown command-line keys
         key = str(err.args[0]).split(": ", 1)[-1]
-        raise UserError(f"Unknown config key on the command line: {key}. Fix: correct the key "
-                        "(VaMP's keys are listed in README.md, 'Config keys').") from None
+        raise UserError(
+            f"Unknown config key on the command line: {key}. Fix: correct the key "
+            "(VaMP's keys are listed in README.md, 'Config keys')."
+        ) from None
     except ValueError as err:
-        raise UserError(f"Bad config value on the command line: {err}. Note that yacs does not "
-                        "turn 7 into a float: write 7.0 for float keys.") from None
+        raise UserError(
+            f"Bad config value on the command line: {err}. Note that yacs does not "
+            "turn 7 into a float: write 7.0 for float keys."
+        ) from None
     cfg.freeze()
     return cfg
 
@@ -111,13 +119,14 @@ def system_info() -> str:
 
     import vamp_prompt
 
-    lines = [f"Python {platform.python_version()} on {platform.platform()}",
-             f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
-             f"dassl {getattr(dassl, '__version__', '?')}, vamp_prompt {vamp_prompt.__version__}",
-             f"CPU threads {torch.get_num_threads()}; CUDA available: {torch.cuda.is_available()}"]
+    lines = [
+        f"Python {platform.python_version()} on {platform.platform()}",
+        f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
+        f"dassl {getattr(dassl, '__version__', '?')}, vamp_prompt {vamp_prompt.__version__}",
+        f"CPU threads {torch.get_num_threads()}; CUDA available: {torch.cuda.is_available()}",
+    ]
     if torch.cuda.is_available():
-        lines += [f"GPU {i}: {torch.cuda.get_device_name(i)}"
-                  for i in range(torch.cuda.device_count())]
+        lines += [f"GPU {i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
     return "\n".join(lines)
 
 
@@ -133,15 +142,21 @@ def run(args) -> None:
     vamp_prompt.engine.register()
     cfg = setup_cfg(args)
     if not cfg.DATASET.ROOT or not os.path.isdir(cfg.DATASET.ROOT):
-        raise UserError(f"Dataset root {cfg.DATASET.ROOT or '(empty)'} does not exist. Fix: set "
-                        "the DATA environment variable / --root to the folder holding the datasets.")
+        raise UserError(
+            f"Dataset root {cfg.DATASET.ROOT or '(empty)'} does not exist. Fix: set "
+            "the DATA environment variable / --root to the folder holding the datasets."
+        )
     if args.eval_only and args.model_dir and not os.path.isdir(args.model_dir):
-        raise UserError(f"--model-dir {args.model_dir} does not exist. Fix: run the training "
-                        "script first, or pass the directory it wrote.")
+        raise UserError(
+            f"--model-dir {args.model_dir} does not exist. Fix: run the training "
+            "script first, or pass the directory it wrote."
+        )
     if args.eval_only and os.path.isdir(os.path.join(cfg.OUTPUT_DIR, "prompt_learner")):
-        raise UserError(f"--output-dir {cfg.OUTPUT_DIR} holds a training run; evaluating into it "
-                        "would overwrite its results. Fix: pass another --output-dir (the test "
-                        "scripts use output/.../test_new/...).")
+        raise UserError(
+            f"--output-dir {cfg.OUTPUT_DIR} holds a training run; evaluating into it "
+            "would overwrite its results. Fix: pass another --output-dir (the test "
+            "scripts use output/.../test_new/...)."
+        )
     if cfg.SEED >= 0:
         set_random_seed(cfg.SEED)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
@@ -167,8 +182,11 @@ def main(argv=None) -> int:
     try:
         import dassl  # noqa: F401
     except ImportError:
-        print("ERROR: Dassl is not installed. Fix: install it from "
-              "https://github.com/KaiyangZhou/Dassl.pytorch (README, 'Install').", file=sys.stderr)
+        print(
+            "ERROR: Dassl is not installed. Fix: install it from "
+            "https://github.com/KaiyangZhou/Dassl.pytorch (README, 'Install').",
+            file=sys.stderr,
+        )
         return 2
     from vamp_prompt.data import DatasetLayoutError
     from vamp_prompt.engine.checkpoint import CheckpointError
@@ -177,8 +195,7 @@ def main(argv=None) -> int:
 
     try:
         run(args)
-    except (UserError, ConfigError, DatasetLayoutError, CheckpointError, ImageReadError,
-            FileNotFoundError) as err:
+    except (UserError, ConfigError, DatasetLayoutError, CheckpointError, ImageReadError, FileNotFoundError) as err:
         report(err)
         return 2
     return 0

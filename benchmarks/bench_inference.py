@@ -18,6 +18,7 @@ max_memory_allocated). The naive loop repeats the same computation S times per i
 timed on ``--naive-samples`` samples and scaled to S (marked "extrapolated"); ``--naive-samples
 0`` times every sample.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,32 +30,33 @@ import subprocess
 import sys
 import time
 
-WORDS = ("banded blotchy braided bubbly bumpy chequered cobwebbed cracked crosshatched "
-         "crystalline dotted fibrous flecked freckled frilly gauzy grid grooved honeycombed "
-         "interlaced knitted lacelike lined marbled matted meshed paisley perforated pitted "
-         "pleated polka dotted porous potholed scaly smeared spiralled sprinkled stained "
-         "stratified striped studded swirly veined waffled woven wrinkled zigzagged golden "
-         "retriever tabby cat sports car mountain bike espresso maker harbour seal red fox "
-         "garden spider table lamp").split()
+WORDS = (
+    "banded blotchy braided bubbly bumpy chequered cobwebbed cracked crosshatched "
+    "crystalline dotted fibrous flecked freckled frilly gauzy grid grooved honeycombed "
+    "interlaced knitted lacelike lined marbled matted meshed paisley perforated pitted "
+    "pleated polka dotted porous potholed scaly smeared spiralled sprinkled stained "
+    "stratified striped studded swirly veined waffled woven wrinkled zigzagged golden "
+    "retriever tabby cat sports car mountain bike espresso maker harbour seal red fox "
+    "garden spider table lamp"
+).split()
 
 
 def class_names(n: int, seed: int = 0):
     """Synthetic class names of 1-3 words, like ImageNet's (prompt EOT around 8-12 tokens)."""
     rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.choice((1, 1, 2, 2, 3))))
-            for _ in range(n)]
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.choice((1, 1, 2, 2, 3)))) for _ in range(n)]
 
 
 # --------------------------------------------------------------------------------- FLOP model
 def block_flops(tokens: int, width: int) -> float:
     """One pre-norm transformer block: 24 L d^2 (q, k, v, out, 4x MLP) + 4 L^2 d (attention)."""
-    return 24.0 * tokens * width ** 2 + 4.0 * tokens ** 2 * width
+    return 24.0 * tokens * width**2 + 4.0 * tokens**2 * width
 
 
 def last_block_flops(tokens: int, width: int) -> float:
     """The fast path's last text block, evaluated at the EOT row only: keys and values for every
     token (4 L d^2), query/output/MLP for one row (20 d^2), one attention row (4 L d)."""
-    return 4.0 * tokens * width ** 2 + 20.0 * width ** 2 + 4.0 * tokens * width
+    return 4.0 * tokens * width**2 + 20.0 * width**2 + 4.0 * tokens * width
 
 
 def causal_attention_flops(rows: int, context: int, width: int) -> float:
@@ -70,7 +72,7 @@ def split_pair_flops(rows: int, k: int, width: int, n_blocks: int) -> float:
     last block: k/v of every row (4 T d^2) and q/out/MLP at EOT (20 d^2). Attention over
     [SOS, K prompt rows, own rows <= itself] everywhere (the last block: the EOT query only).
     """
-    d2 = width ** 2
+    d2 = width**2
     attention = causal_attention_flops(rows, 1 + k, width)
     last = 4.0 * rows * d2 + 20.0 * d2 + 4.0 * width * (1 + k + rows)
     if n_blocks == 1:  # the one prompted block is also the last: out + MLP at EOT
@@ -90,14 +92,12 @@ def vision_flops(arch: dict, first: int, k: int, read_only: bool = False) -> flo
         return full
 
     def read_block(tokens: int, rows: int) -> float:
-        return 4.0 * tokens * dv ** 2 + 20.0 * rows * dv ** 2 + 4.0 * rows * tokens * dv
+        return 4.0 * tokens * dv**2 + 20.0 * rows * dv**2 + 4.0 * rows * tokens * dv
 
-    return (full - block_flops(lv, dv) - block_flops(lv + k, dv)
-            + read_block(lv, 1) + read_block(lv + k, 1 + k))
+    return full - block_flops(lv, dv) - block_flops(lv + k, dv) + read_block(lv, 1) + read_block(lv + k, 1 + k)
 
 
-def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int = 5,
-               images: int = 2) -> dict:
+def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int = 5, images: int = 2) -> dict:
     """FLOPs per image of each path (class-set preparation of the fast paths reported apart).
 
     Naive: per sample, both image towers in full and the 12-block text tower on 77 (+K) tokens
@@ -120,17 +120,25 @@ def flop_model(c: int, s: int, lengths: list, arch: dict, first: int = 5, k: int
     naive = s * (vision_pass + vision_prompted + naive_text)
     fast_vision = vision_flops(arch, first, k)
     split_vision = vision_flops(arch, first, k, read_only=True)
-    joined_text = s * sum((late - 1) * block_flops(n + k, dt) + last_block_flops(n + k, dt)
-                          for n in lengths)
+    joined_text = s * sum((late - 1) * block_flops(n + k, dt) + last_block_flops(n + k, dt) for n in lengths)
     split_text = s * sum(split_pair_flops(n - 1, k, dt, late) for n in lengths)
-    split_text += s * late * 4.0 * k * dt ** 2
-    split_text += (sum(6.0 * (n - 1) * dt ** 2 for n in lengths) + late * 24.0 * dt ** 2) / images
-    prep = sum(first * block_flops(n, dt) + (late - 1) * block_flops(n, dt)
-               + last_block_flops(n, dt) for n in lengths)  # prefix + zero-shot features
+    split_text += s * late * 4.0 * k * dt**2
+    split_text += (sum(6.0 * (n - 1) * dt**2 for n in lengths) + late * 24.0 * dt**2) / images
+    prep = sum(
+        first * block_flops(n, dt) + (late - 1) * block_flops(n, dt) + last_block_flops(n, dt) for n in lengths
+    )  # prefix + zero-shot features
     joined, split = fast_vision + joined_text, split_vision + split_text
-    return {"naive": naive, "joined": joined, "split": split, "fast_class_prep": prep,
-            "split_text": split_text, "split_vision": split_vision,
-            "ratio": naive / split, "ratio_joined": naive / joined, "split_over_joined": joined / split}
+    return {
+        "naive": naive,
+        "joined": joined,
+        "split": split,
+        "fast_class_prep": prep,
+        "split_text": split_text,
+        "split_vision": split_vision,
+        "ratio": naive / split,
+        "ratio_joined": naive / joined,
+        "split_over_joined": joined / split,
+    }
 
 
 # ------------------------------------------------------------------------------------- worker
@@ -168,8 +176,9 @@ def worker(job: dict) -> dict:
     names = class_names(job["classes"])
     model.set_classes(names, "a photo of a {}.")
     shots = 2  # offline "training" features for the class-aware prior
-    model.set_prototype_features(torch.randn(job["classes"] * shots, 512),
-                                 torch.arange(job["classes"]).repeat(shots), job["classes"])
+    model.set_prototype_features(
+        torch.randn(job["classes"] * shots, 512), torch.arange(job["classes"]).repeat(shots), job["classes"]
+    )
     images = torch.randn(job["images"], 3, 224, 224, device=device)
     labels = torch.arange(job["images"], device=device) % job["classes"]
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[job["precision"]]
@@ -204,21 +213,24 @@ def worker(job: dict) -> dict:
         result["images_per_s"] = job["images"] / result["seconds"]
         if job.get("profile"):
             from torch.profiler import ProfilerActivity, profile
+
             with profile(activities=[ProfilerActivity.CPU]) as prof, torch.no_grad(), autocast():
                 model.predict(images, n_samples=job["samples"])
-            result["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total",
-                                                          row_limit=12)
+            result["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
     elif job["kind"] == "naive":
         model.eval()
-        measured = job["samples"] if job["naive_samples"] <= 0 else min(job["samples"],
-                                                                         job["naive_samples"])
+        measured = job["samples"] if job["naive_samples"] <= 0 else min(job["samples"], job["naive_samples"])
         t0 = time.perf_counter()
         with torch.no_grad(), autocast():
             naive_sample_logits(model, images[:1], "fusion", n_samples=measured)
         sync()
         per_image = (time.perf_counter() - t0) * job["samples"] / measured
-        result.update(seconds=per_image, images_per_s=1.0 / per_image,
-                      extrapolated=measured < job["samples"], measured_samples=measured)
+        result.update(
+            seconds=per_image,
+            images_per_s=1.0 / per_image,
+            extrapolated=measured < job["samples"],
+            measured_samples=measured,
+        )
     elif job["kind"] == "train":
         model.train()
         opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-3)
@@ -230,7 +242,7 @@ def worker(job: dict) -> dict:
         sync()
         result["seconds"] = time.perf_counter() - t0
     if device.type == "cuda":
-        result["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+        result["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
         result["peak_mb"] = rss_mb("VmHWM") - base
     return result
@@ -252,8 +264,7 @@ def build(job: dict, variant: str = "vamp", classes: int = 0):
             p.add_(0.01 * torch.randn_like(p))
     model.set_classes(class_names(classes), "a photo of a {}.")
     shots = 2  # offline "training" features for the class-aware prior
-    model.set_prototype_features(torch.randn(classes * shots, 512),
-                                 torch.arange(classes).repeat(shots), classes)
+    model.set_prototype_features(torch.randn(classes * shots, 512), torch.arange(classes).repeat(shots), classes)
     return model
 
 
@@ -290,8 +301,7 @@ def chunk_rows(model, buckets, n_sets: int, k: int) -> float:
     weighted = total = 0.0
     for index, prefix in buckets.buckets:
         n = prefix.states.shape[0]
-        chunk = sequences_per_chunk(model.text_tower, n + k, prefix.states.dtype, False,
-                                    model.cfg.text_chunk_mb)
+        chunk = sequences_per_chunk(model.text_tower, n + k, prefix.states.dtype, False, model.cfg.text_chunk_mb)
         pairs = n_sets * index.numel()
         for start in range(0, pairs, chunk):
             rows = min(chunk, pairs - start) * (n - 1)
@@ -331,14 +341,17 @@ def timing_worker(job: dict) -> dict:
             model.vision_read_only = method == "split"  # "joined": the whole previous path
             with torch.no_grad():
                 model.predict(images, n_samples=s, mean_only=False)
+
         return go
 
     def naive():
         naive_sample_logits(model, images[:1], "fusion", n_samples=measured)
 
     def gemm():
-        return (gemm_seconds(int(text_rows), VIT_B16_ARCH["transformer_width"], job["device"]),
-                gemm_seconds(vision_rows, VIT_B16_ARCH["vision_width"], job["device"]))
+        return (
+            gemm_seconds(int(text_rows), VIT_B16_ARCH["transformer_width"], job["device"]),
+            gemm_seconds(vision_rows, VIT_B16_ARCH["vision_width"], job["device"]),
+        )
 
     fast("joined")()  # warm-up (allocator, MKL)
     fast("split")()
@@ -352,14 +365,19 @@ def timing_worker(job: dict) -> dict:
         reps["gemm_text"].append(text_s)
         reps["gemm_vision"].append(vision_s)
     model.text_pass_method, model.vision_read_only = "split", True
-    result = {"lengths": lengths, "reps": reps, "text_rows": text_rows,
-              "vision_rows": vision_rows, "extrapolated": measured < s}
+    result = {
+        "lengths": lengths,
+        "reps": reps,
+        "text_rows": text_rows,
+        "vision_rows": vision_rows,
+        "extrapolated": measured < s,
+    }
     if job.get("profile"):
         from torch.profiler import ProfilerActivity, profile
+
         with profile(activities=[ProfilerActivity.CPU]) as prof, torch.no_grad():
             model.predict(images, n_samples=s)
-        result["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total",
-                                                      row_limit=12)
+        result["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
     return result
 
 
@@ -373,8 +391,7 @@ def train_worker(job: dict) -> dict:
     models = {"vamp": build(job, "vamp"), "mmrl": build(job, "mmrl")}
     images = torch.randn(job["images"], 3, 224, 224, device=device)
     labels = torch.arange(job["images"], device=device) % job["classes"]
-    opts = {name: torch.optim.AdamW(m.trainable_parameters(), lr=1e-3)
-            for name, m in models.items()}
+    opts = {name: torch.optim.AdamW(m.trainable_parameters(), lr=1e-3) for name, m in models.items()}
 
     def step(name, method="split"):
         def go():
@@ -384,6 +401,7 @@ def train_worker(job: dict) -> dict:
             opts[name].zero_grad()
             model.loss(model(images, n_samples=1), labels).total.backward()
             opts[name].step()
+
         return go
 
     def sync():
@@ -406,8 +424,12 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 
 
 def run_job(job: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
-                          capture_output=True, text=True, env=dict(os.environ, **MALLOC_ENV))
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **MALLOC_ENV),
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker failed for {job}:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -424,20 +446,22 @@ def gemm_rate(model: dict, result: dict, arch: dict, images: int) -> float:
     """FLOP/s of plain matrix products at the split path's shapes: text class-row and vision
     block GEMMs, weighted by the split path's FLOPs in each tower (median over repetitions)."""
     reps = result["reps"]
-    text_rate = 24.0 * result["text_rows"] * arch["transformer_width"] ** 2 / median(
-        reps["gemm_text"])
-    vision_rate = 24.0 * result["vision_rows"] * arch["vision_width"] ** 2 / median(
-        reps["gemm_vision"])
+    text_rate = 24.0 * result["text_rows"] * arch["transformer_width"] ** 2 / median(reps["gemm_text"])
+    vision_rate = 24.0 * result["vision_rows"] * arch["vision_width"] ** 2 / median(reps["gemm_vision"])
     text, vision = model["split_text"], model["split_vision"]
     return (text + vision) / (text / text_rate + vision / vision_rate)
 
 
 def print_timing(rows, arch, args) -> None:
-    print(f"\nEvaluation, {args.reps} alternated repetitions (naive, joined, split, GEMM), "
-          f"medians; ratios are medians of per-repetition ratios")
-    print("| C | S | naive img/s | before: joined img/s | after: split img/s | split / naive | "
-          "split / joined | FLOP model split / joined | % of model | FLOP model split / naive |"
-          " % of model |")
+    print(
+        f"\nEvaluation, {args.reps} alternated repetitions (naive, joined, split, GEMM), "
+        f"medians; ratios are medians of per-repetition ratios"
+    )
+    print(
+        "| C | S | naive img/s | before: joined img/s | after: split img/s | split / naive | "
+        "split / joined | FLOP model split / joined | % of model | FLOP model split / naive |"
+        " % of model |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for c, s, result, model in rows:
         reps = result["reps"]
@@ -446,31 +470,39 @@ def print_timing(rows, arch, args) -> None:
         if naive:
             over_naive = median([n / p for n, p in zip(naive, reps["split"])])
             note = " (extrapolated)" if result["extrapolated"] else ""
-            naive_cols = (f"{1 / median(naive):.4f}{note}", f"{over_naive:.1f}x",
-                          f"{model['ratio']:.1f}x", f"{100 * over_naive / model['ratio']:.0f}%")
+            naive_cols = (
+                f"{1 / median(naive):.4f}{note}",
+                f"{over_naive:.1f}x",
+                f"{model['ratio']:.1f}x",
+                f"{100 * over_naive / model['ratio']:.0f}%",
+            )
         else:
             naive_cols = ("-", "-", f"{model['ratio']:.1f}x", "-")
-        print(f"| {c} | {s} | {naive_cols[0]} | {1 / median(reps['joined']):.4f} | "
-              f"{1 / median(reps['split']):.4f} | {naive_cols[1]} | {after_before:.2f}x | "
-              f"{model['split_over_joined']:.2f}x | "
-              f"{100 * after_before / model['split_over_joined']:.0f}% | {naive_cols[2]} | "
-              f"{naive_cols[3]} |")
-    print("\nFLOP model (per image; GFLOP): naive / joined (before) / split (after) / class-set "
-          "preparation (once)")
+        print(
+            f"| {c} | {s} | {naive_cols[0]} | {1 / median(reps['joined']):.4f} | "
+            f"{1 / median(reps['split']):.4f} | {naive_cols[1]} | {after_before:.2f}x | "
+            f"{model['split_over_joined']:.2f}x | "
+            f"{100 * after_before / model['split_over_joined']:.0f}% | {naive_cols[2]} | "
+            f"{naive_cols[3]} |"
+        )
+    print("\nFLOP model (per image; GFLOP): naive / joined (before) / split (after) / class-set preparation (once)")
     for c, s, result, model in rows:
-        print(f"  C={c} S={s}: {model['naive'] / 1e9:.0f} / {model['joined'] / 1e9:.0f} / "
-              f"{model['split'] / 1e9:.0f} / {model['fast_class_prep'] / 1e9:.0f}")
-    print("\nAchieved FLOP rate (FLOP model / median time) vs plain GEMMs of the same shapes, "
-          "same run")
+        print(
+            f"  C={c} S={s}: {model['naive'] / 1e9:.0f} / {model['joined'] / 1e9:.0f} / "
+            f"{model['split'] / 1e9:.0f} / {model['fast_class_prep'] / 1e9:.0f}"
+        )
+    print("\nAchieved FLOP rate (FLOP model / median time) vs plain GEMMs of the same shapes, same run")
     for c, s, result, model in rows:
         reps = result["reps"]
         gemm = gemm_rate(model, result, arch, args.images)
         split = model["split"] / median(reps["split"])
         joined = model["joined"] / median(reps["joined"])
-        print(f"  C={c} S={s}: split {split / 1e9:.1f} GFLOP/s, joined {joined / 1e9:.1f} GFLOP/s,"
-              f" GEMM {gemm / 1e9:.1f} GFLOP/s (text rows/chunk {result['text_rows']:.0f}, "
-              f"vision rows {result['vision_rows']}) -> split at {100 * split / gemm:.0f}% of "
-              f"GEMM, joined at {100 * joined / gemm:.0f}%")
+        print(
+            f"  C={c} S={s}: split {split / 1e9:.1f} GFLOP/s, joined {joined / 1e9:.1f} GFLOP/s,"
+            f" GEMM {gemm / 1e9:.1f} GFLOP/s (text rows/chunk {result['text_rows']:.0f}, "
+            f"vision rows {result['vision_rows']}) -> split at {100 * split / gemm:.0f}% of "
+            f"GEMM, joined at {100 * joined / gemm:.0f}%"
+        )
 
 
 def main(argv=None) -> int:
@@ -481,17 +513,20 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=3, help="alternated timed repetitions")
     p.add_argument("--no-naive", action="store_true", help="time the fast paths only")
     p.add_argument("--train-images", type=int, default=4, help="batch of the training step")
-    p.add_argument("--train-classes", type=int, default=24,
-                   help="classes of the VaMP / MMRL training-step comparison (DTD base: 24; "
-                        "0: skip)")
-    p.add_argument("--naive-samples", type=int, default=1,
-                   help="samples the naive loop is timed on (0: all of S)")
+    p.add_argument(
+        "--train-classes",
+        type=int,
+        default=24,
+        help="classes of the VaMP / MMRL training-step comparison (DTD base: 24; 0: skip)",
+    )
+    p.add_argument("--naive-samples", type=int, default=1, help="samples the naive loop is timed on (0: all of S)")
     p.add_argument("--chunk-mb", type=float, default=256.0, help="TEXT_CHUNK_MB")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--memory", action="store_true",
-                   help="also peak memory of evaluation and of a training step (own processes)")
+    p.add_argument(
+        "--memory", action="store_true", help="also peak memory of evaluation and of a training step (own processes)"
+    )
     p.add_argument("--profile", action="store_true", help="profile the split path (first C, S)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -504,44 +539,62 @@ def main(argv=None) -> int:
     from vamp_prompt import VIT_B16_ARCH
 
     import torch
-    print(f"VaMP inference benchmark: ViT-B/16 shape, random weights, device {args.device}, "
-          f"{args.precision}, {args.threads} threads, torch {torch.__version__}, "
-          f"TEXT_CHUNK_MB {args.chunk_mb:g}")
-    common = dict(device=args.device, precision=args.precision, threads=args.threads,
-                  chunk_mb=args.chunk_mb, naive_samples=args.naive_samples)
+
+    print(
+        f"VaMP inference benchmark: ViT-B/16 shape, random weights, device {args.device}, "
+        f"{args.precision}, {args.threads} threads, torch {torch.__version__}, "
+        f"TEXT_CHUNK_MB {args.chunk_mb:g}"
+    )
+    common = dict(
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+        chunk_mb=args.chunk_mb,
+        naive_samples=args.naive_samples,
+    )
     if args.precision != "fp32":
         print("  (alternated timing runs in fp32; --precision applies to the --memory rows)")
     timing, memory, profile = [], [], None
     for c in args.classes:
         for s in args.samples:
-            result = run_job(dict(common, kind="timing", classes=c, samples=s,
-                                  images=args.images, reps=args.reps,
-                                  with_naive=not args.no_naive,
-                                  profile=args.profile and not timing))
+            result = run_job(
+                dict(
+                    common,
+                    kind="timing",
+                    classes=c,
+                    samples=s,
+                    images=args.images,
+                    reps=args.reps,
+                    with_naive=not args.no_naive,
+                    profile=args.profile and not timing,
+                )
+            )
             model = flop_model(c, s, result["lengths"], VIT_B16_ARCH, images=args.images)
             timing.append((c, s, result, model))
             profile = profile or result.get("profile")
             print(f"  measured C={c} S={s}", flush=True)
             if args.memory:
-                fast = run_job(dict(common, kind="fast", classes=c, samples=s,
-                                    images=args.images))
+                fast = run_job(dict(common, kind="fast", classes=c, samples=s, images=args.images))
                 memory.append((f"evaluation (S={s}, {args.images} images)", c, fast["peak_mb"]))
         if args.memory:
-            train = run_job(dict(common, kind="train", classes=c, samples=1,
-                                 images=args.train_images))
-            memory.append((f"training step (S=1, batch {args.train_images})", c,
-                           train["peak_mb"]))
+            train = run_job(dict(common, kind="train", classes=c, samples=1, images=args.train_images))
+            memory.append((f"training step (S=1, batch {args.train_images})", c, train["peak_mb"]))
     print_timing(timing, VIT_B16_ARCH, args)
     if args.train_classes:
-        train = run_job(dict(common, kind="train_ratio", classes=args.train_classes,
-                             images=args.train_images, reps=args.reps))["reps"]
-        print(f"\nTraining step (batch {args.train_images}, S=1, C={args.train_classes}), "
-              f"median s over {args.reps} alternated repetitions:")
-        print(f"  VaMP split {median(train['vamp']):.2f} s, VaMP joined "
-              f"{median(train['vamp_joined']):.2f} s, MMRL row {median(train['mmrl']):.2f} s; "
-              f"VaMP / MMRL = {median([v / m for v, m in zip(train['vamp'], train['mmrl'])]):.2f}x,"
-              f" joined / split = "
-              f"{median([j / v for j, v in zip(train['vamp_joined'], train['vamp'])]):.2f}x")
+        train = run_job(
+            dict(common, kind="train_ratio", classes=args.train_classes, images=args.train_images, reps=args.reps)
+        )["reps"]
+        print(
+            f"\nTraining step (batch {args.train_images}, S=1, C={args.train_classes}), "
+            f"median s over {args.reps} alternated repetitions:"
+        )
+        print(
+            f"  VaMP split {median(train['vamp']):.2f} s, VaMP joined "
+            f"{median(train['vamp_joined']):.2f} s, MMRL row {median(train['mmrl']):.2f} s; "
+            f"VaMP / MMRL = {median([v / m for v, m in zip(train['vamp'], train['mmrl'])]):.2f}x,"
+            f" joined / split = "
+            f"{median([j / v for j, v in zip(train['vamp_joined'], train['vamp'])]):.2f}x"
+        )
     if memory:
         print("\n| peak memory above the loaded model | C | MB |")
         print("|---|---|---|")

@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny random CLIP with the real structure, saved as a state dict."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The model core on a tiny random CLIP: exactness, injection, KL, gradients, sampling, ablations."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from conftest import CLASSNAMES
-from vamp_prompt import (VARIANTS, VaMPConfig, VaMPModel, average_probabilities, gaussian_kl,
-                         load_clip, tokenize)
+from vamp_prompt import VARIANTS, VaMPConfig, VaMPModel, average_probabilities, gaussian_kl, load_clip, tokenize
 from vamp_prompt.losses import layer_kl
 from vamp_prompt.reference import naive_sample_logits
 from vamp_prompt.towers import PromptedTextTower, PromptedVisionTower, PromptLayout
@@ -57,23 +57,23 @@ def test_towers_without_prompt_layers_reproduce_clip(tiny_clip, images):
     torch.testing.assert_close(out.cls, out.zero_shot)
     text = PromptedTextTower(tiny_clip, layout(12))
     for truncate in (False, True):
-        torch.testing.assert_close(text(tokens, truncate=truncate), tiny_clip.encode_text(tokens),
-                                   atol=1e-5, rtol=0)
+        torch.testing.assert_close(text(tokens, truncate=truncate), tiny_clip.encode_text(tokens), atol=1e-5, rtol=0)
 
 
 def test_injection_rule_lengths_and_positions(tiny_clip):
     from vamp_prompt.towers import inject_prompts
+
     x = torch.randn(10, 2, 64)
     p1, p2 = torch.randn(2, K, 64), torch.randn(2, K, 64)
     inserted = inject_prompts(x, p1, insert=True)
     assert inserted.shape[0] == 10 + K
-    torch.testing.assert_close(inserted[1:1 + K].transpose(0, 1), p1)
-    torch.testing.assert_close(inserted[1 + K:], x[1:])
+    torch.testing.assert_close(inserted[1 : 1 + K].transpose(0, 1), p1)
+    torch.testing.assert_close(inserted[1 + K :], x[1:])
     replaced = inject_prompts(inserted, p2, insert=False)
     assert replaced.shape[0] == 10 + K
-    torch.testing.assert_close(replaced[1:1 + K].transpose(0, 1), p2)
+    torch.testing.assert_close(replaced[1 : 1 + K].transpose(0, 1), p2)
     torch.testing.assert_close(replaced[0], x[0])
-    torch.testing.assert_close(replaced[1 + K:], x[1:])
+    torch.testing.assert_close(replaced[1 + K :], x[1:])
 
 
 def test_prompt_tokens_enter_each_prompt_layer(tiny_clip):
@@ -83,13 +83,12 @@ def test_prompt_tokens_enter_each_prompt_layer(tiny_clip):
     prompts = torch.randn(7, 2, K, 64)
     inputs = {}
     for i, block in enumerate(tower.transformer.resblocks):
-        block.ln_1.register_forward_hook(
-            lambda m, args, out, i=i: inputs.__setitem__(i, args[0].clone()))
+        block.ln_1.register_forward_hook(lambda m, args, out, i=i: inputs.__setitem__(i, args[0].clone()))
     tower.run(tower.embed(tokens, 77), 0, 12, prompts)
     for i in range(12):
         assert inputs[i].shape[0] == (77 if i < 5 else 77 + K)
         if i >= 5:
-            torch.testing.assert_close(inputs[i][1:1 + K].transpose(0, 1), prompts[i - 5])
+            torch.testing.assert_close(inputs[i][1 : 1 + K].transpose(0, 1), prompts[i - 5])
 
 
 def test_eot_readout_for_prompts_of_different_lengths(tiny_clip):
@@ -100,8 +99,8 @@ def test_eot_readout_for_prompts_of_different_lengths(tiny_clip):
     prompts = torch.randn(7, 1, K, 64).expand(7, 3, K, 64)
     together = tower(tokens, prompts, truncate=True)
     for i in range(3):
-        alone = tower(tokens[i:i + 1], prompts[:, i:i + 1], truncate=False)
-        torch.testing.assert_close(together[i:i + 1], alone, atol=1e-5, rtol=0)
+        alone = tower(tokens[i : i + 1], prompts[:, i : i + 1], truncate=False)
+        torch.testing.assert_close(together[i : i + 1], alone, atol=1e-5, rtol=0)
     # Reading one position off changes the feature: the index matters.
     x = tower.run(tower.embed(tokens, 77), 0, 12, prompts)
     eot = tokens.argmax(-1) + K
@@ -117,26 +116,22 @@ def test_kl_matches_torch_distributions():
     expected = torch.distributions.kl_divergence(q, p)
     torch.testing.assert_close(gaussian_kl(mq, lq, mp, lp), expected, atol=1e-5, rtol=1e-5)
     # layer_kl: sum over layers of the K*D-dim KL (K tokens share parameters), batch mean.
-    torch.testing.assert_close(layer_kl(mq, lq, mp, lp, K, "sum"),
-                               expected.sum((-1, -2)).mul(K).sum(0).mean())
-    torch.testing.assert_close(layer_kl(mq, lq, mp, lp, K, "mean"),
-                               expected.mean((-1, -2)).sum(0).mean())
+    torch.testing.assert_close(layer_kl(mq, lq, mp, lp, K, "sum"), expected.sum((-1, -2)).mul(K).sum(0).mean())
+    torch.testing.assert_close(layer_kl(mq, lq, mp, lp, K, "mean"), expected.mean((-1, -2)).sum(0).mean())
     # token-wise latents (T = K): the K x D KL is the plain sum
     tq, tp = torch.randn(3, 4, K, 6, generator=g), torch.randn(3, 4, K, 6, generator=g)
     zeros = torch.zeros_like(tq)
-    by_hand = torch.distributions.kl_divergence(torch.distributions.Normal(tq, 1.0),
-                                                torch.distributions.Normal(tp, 1.0))
-    torch.testing.assert_close(layer_kl(tq, zeros, tp, zeros, K, "sum"),
-                               by_hand.sum((-1, -2)).sum(0).mean())
+    by_hand = torch.distributions.kl_divergence(
+        torch.distributions.Normal(tq, 1.0), torch.distributions.Normal(tp, 1.0)
+    )
+    torch.testing.assert_close(layer_kl(tq, zeros, tp, zeros, K, "sum"), by_hand.sum((-1, -2)).sum(0).mean())
     assert float(layer_kl(mq, lq, mq, lq, K, "sum")) == 0.0
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_gradients_reach_only_trainable_modules_and_clip_stays_bit_identical(tiny_clip, images,
-                                                                           variant):
+def test_gradients_reach_only_trainable_modules_and_clip_stays_bit_identical(tiny_clip, images, variant):
     model = make_model(tiny_clip, variant)
-    frozen = {n: p.detach().clone() for n, p in model.named_parameters()
-              if not n.startswith("prompt_learner.")}
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith("prompt_learner.")}
     assert all(not p.requires_grad for n, p in model.named_parameters() if n in frozen)
     opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2, weight_decay=5e-4)
     model.train()
@@ -157,10 +152,12 @@ def test_gradients_reach_only_trainable_modules_and_clip_stays_bit_identical(tin
 
 def test_offline_features_and_feature_prototypes(tiny_clip, images):
     from vamp_prompt import frozen_image_features
+
     model = make_model(tiny_clip, perturb=False)
     labels = torch.tensor([1, 0, 1])
-    feats, seen = frozen_image_features(model.zero_shot_image_features,
-                                        [(images[:2], labels[:2]), (images[2:], labels[2:])])
+    feats, seen = frozen_image_features(
+        model.zero_shot_image_features, [(images[:2], labels[:2]), (images[2:], labels[2:])]
+    )
     expected = F.normalize(tiny_clip.encode_image(images), dim=-1)
     torch.testing.assert_close(feats, expected, atol=1e-6, rtol=0)
     assert seen.tolist() == [1, 0, 1]
@@ -197,10 +194,8 @@ def test_averaging_identical_samples_equals_one_sample(tiny_clip, images):
     noise = torch.randn(7, 3, 1, K, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         one = model(images, n_samples=1, noise=noise).logits("fusion", 0.7)
-        many = model(images, n_samples=4, noise=noise.expand(-1, -1, 4, -1, -1)).logits(
-            "fusion", 0.7)
-    torch.testing.assert_close(average_probabilities(many), average_probabilities(one),
-                               atol=1e-6, rtol=0)
+        many = model(images, n_samples=4, noise=noise.expand(-1, -1, 4, -1, -1)).logits("fusion", 0.7)
+    torch.testing.assert_close(average_probabilities(many), average_probabilities(one), atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -302,8 +297,7 @@ def test_checkpoint_state_holds_only_trainable_modules(tiny_clip):
     assert n_state == model.parameter_counts()["total"]
     fresh = make_model(tiny_clip, perturb=False)
     fresh.load_trainable_state_dict(state)
-    for (n, a), (_, b) in zip(model.prompt_learner.state_dict().items(),
-                              fresh.prompt_learner.state_dict().items()):
+    for (n, a), (_, b) in zip(model.prompt_learner.state_dict().items(), fresh.prompt_learner.state_dict().items()):
         assert torch.equal(a, b), n
 
 
@@ -333,8 +327,7 @@ def test_bf16_autocast_keeps_posterior_kl_and_logits_in_fp32(tiny_clip, images):
     parts.total.backward()
     reference = model(images, noise=noise)  # fp32
     cos = out.logits_cls / model.logit_scale
-    torch.testing.assert_close(cos, reference.logits_cls.detach() / model.logit_scale,
-                               atol=0.05, rtol=0)
+    torch.testing.assert_close(cos, reference.logits_cls.detach() / model.logit_scale, atol=0.05, rtol=0)
     # The class cache is kept per precision: fp32 after bf16 does not reuse the bf16 prefix.
     with torch.autocast("cpu", dtype=torch.bfloat16):
         prefix_bf16 = model.class_states(images.device)[0]
@@ -343,8 +336,7 @@ def test_bf16_autocast_keeps_posterior_kl_and_logits_in_fp32(tiny_clip, images):
 
 @pytest.mark.parametrize("first_layer", [1, 12])
 def test_fast_path_equals_naive_for_extreme_prompt_depths(tiny_clip, images, first_layer):
-    model = make_model(tiny_clip, "vamp", text_chunk_mb=0.02,
-                       first_prompt_layer=first_layer).eval()
+    model = make_model(tiny_clip, "vamp", text_chunk_mb=0.02, first_prompt_layer=first_layer).eval()
     n_layers = 13 - first_layer
     noise = torch.randn(n_layers, 3, 2, K, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dassl", exc_type=ImportError,
+pytest.importorskip(
+    "dassl",
+    exc_type=ImportError,
     reason=(
         "Dassl is not installed (or its runtime deps such as wilds are missing): "
         "git clone https://github.com/KaiyangZhou/Dassl.pytorch && cd Dassl.pytorch && "
@@ -42,9 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 N_CLASSES = 5
 PER_CLASS = 10  # synthetic: 5 train, 2 val, 3 test per class (ImageNet: 7 train, 3 val)
 TEST_ONLY = ("ImageNetV2", "ImageNetSketch", "ImageNetA", "ImageNetR")
-SPLIT_DATASETS = tuple(
-    n for n in SYNTHETIC_DATASETS if n not in TEST_ONLY + ("ImageNet", "FGVCAircraft")
-)
+SPLIT_DATASETS = tuple(n for n in SYNTHETIC_DATASETS if n not in TEST_ONLY + ("ImageNet", "FGVCAircraft"))
 
 EXPECTED_CLASSNAMES = {
     "ImageNet": ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead shark"],
@@ -251,8 +251,10 @@ def test_test_only_variants_evaluate_all_classes(tmp_path, make_data, capsys):
             assert ds.train_x == ds.test and ds.val is None
             out = capsys.readouterr().out
             assert out.count("\n") == 1, out
-            assert out.startswith(f"{name} is test-only: evaluating all its {N_CLASSES} classes; "
-                                  f"DATASET.SUBSAMPLE_CLASSES {subsample} is not applied"), out
+            assert out.startswith(
+                f"{name} is test-only: evaluating all its {N_CLASSES} classes; "
+                f"DATASET.SUBSAMPLE_CLASSES {subsample} is not applied"
+            ), out
         with pytest.raises(ValueError, match="SUBSAMPLE_CLASSES"):  # a typo is still an error
             build(name, tmp_path, subsample="novel")
 

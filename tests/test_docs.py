@@ -1,4 +1,5 @@
 """The README's config table lists every TRAINER.VAMP key with its real default."""
+
 from __future__ import annotations
 
 import os

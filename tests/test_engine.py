@@ -1,4 +1,5 @@
 """The Dassl adapter's pieces: config keys, per-dataset defaults, head routing, LR schedule."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,9 @@ import math
 import pytest
 import torch
 
-pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installed (see README, Install): "
-                    "trainer tests skipped")
+pytest.importorskip(
+    "dassl", exc_type=ImportError, reason="Dassl is not installed (see README, Install): trainer tests skipped"
+)
 
 from dassl.config import get_cfg_default  # noqa: E402
 
@@ -55,6 +57,7 @@ def test_per_dataset_defaults_and_explicit_overrides():
 
 def test_unknown_dataset_falls_back_and_says_so_once(capsys):
     from vamp_prompt.engine.config import resolved_dataset_settings
+
     cfg = vamp_cfg("MyOwnDataset")
     first = resolved_dataset_settings(cfg)
     resolved_dataset_settings(cfg)
@@ -93,8 +96,7 @@ def test_evaluation_head_routing():
 def test_schedule_constant_warmup_then_cosine_and_state_roundtrip():
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.AdamW([param], lr=1e-3)
-    sched = WarmupCosineSchedule(opt, max_epoch=10, warmup_epoch=1, warmup_type="constant",
-                                 warmup_lr=1e-5)
+    sched = WarmupCosineSchedule(opt, max_epoch=10, warmup_epoch=1, warmup_type="constant", warmup_lr=1e-5)
     lrs = [opt.param_groups[0]["lr"]]
     for _ in range(9):
         sched.step()
@@ -113,8 +115,13 @@ def test_schedule_constant_warmup_then_cosine_and_state_roundtrip():
 def test_latest_epoch_file_ignores_temporary_files(tmp_path):
     from vamp_prompt.engine.checkpoint import latest_epoch_file
 
-    for name in ("model.pth.tar-2", "model.pth.tar-10", "model.pth.tar-10.tmp-4321",
-                 "resume.pth.tar", "model-best.pth.tar"):
+    for name in (
+        "model.pth.tar-2",
+        "model.pth.tar-10",
+        "model.pth.tar-10.tmp-4321",
+        "resume.pth.tar",
+        "model-best.pth.tar",
+    ):
         (tmp_path / name).write_bytes(b"")
     assert latest_epoch_file(str(tmp_path)) == str(tmp_path / "model.pth.tar-10")
     assert latest_epoch_file(str(tmp_path / "missing")) is None
@@ -122,11 +129,14 @@ def test_latest_epoch_file_ignores_temporary_files(tmp_path):
 
 def test_checkpoint_guards_architecture_and_class_set():
     from vamp_prompt.config import VaMPConfig
-    from vamp_prompt.engine.checkpoint import (CheckpointError, check_architecture,
-                                               check_class_set)
+    from vamp_prompt.engine.checkpoint import CheckpointError, check_architecture, check_class_set
 
-    payload = {"vamp_config": VaMPConfig().to_dict(), "classnames": ["a", "b"],
-               "dataset": "DescribableTextures", "subsample": "base"}
+    payload = {
+        "vamp_config": VaMPConfig().to_dict(),
+        "classnames": ["a", "b"],
+        "dataset": "DescribableTextures",
+        "subsample": "base",
+    }
     check_architecture(payload, VaMPConfig().to_dict(), "ckpt")
     with pytest.raises(CheckpointError, match="TRAINER.VAMP.REP_DIM 512"):
         check_architecture(payload, VaMPConfig(rep_dim=2048).to_dict(), "ckpt")

@@ -1,5 +1,6 @@
 """What the official MMRL code computes, pinned by hand computations; the class-aware prior as the
 paper states it; token-wise posteriors; the numerics that make runs reproducible."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,7 @@ def test_representation_feature_normalises_each_token_then_averages(tiny_clip, i
     base, tower = model.base, model.vision_tower
     with torch.no_grad():
         vision = tower(images, base.vision_tokens())
-        states = vision.states[1:1 + K]                                    # (K, B, D)
+        states = vision.states[1 : 1 + K]  # (K, B, D)
         ln = tower.visual.ln_post
         by_hand = torch.stack([ln(states[k]) for k in range(K)]).mean(0) @ base.proj_rep
         rep = base.image_features(vision, tower)["rep"]
@@ -42,7 +43,7 @@ def test_initial_values_follow_the_official_code(tiny_clip):
         assert projections[1].weight.data_ptr() != first.weight.data_ptr()  # but not shared
     width = tiny_clip.visual.conv1.out_channels
     std = float(base.proj_rep.detach().std())
-    assert abs(std - width ** -0.5) < 0.15 * width ** -0.5  # width^-0.5 * N(0, 1)
+    assert abs(std - width**-0.5) < 0.15 * width**-0.5  # width^-0.5 * N(0, 1)
     assert not torch.equal(base.proj_rep, tiny_clip.visual.proj)
     copied = VaMPModel(tiny_clip, VaMPConfig(variant="mmrl", proj_rep_init="clip")).base.proj_rep
     assert torch.equal(copied, tiny_clip.visual.proj)
@@ -58,12 +59,13 @@ def test_logit_scale_is_mmrls_100_unless_overridden(tiny_clip):
     assert float(VaMPModel(tiny_clip, VaMPConfig(logit_scale=30.0)).logit_scale) == 30.0
 
 
-@pytest.mark.parametrize("base,counts", [
-    ("mmrl", {"mmrl": 4_992_256, "sample_specific": 5_038_890, "variational": 5_063_978,
-              "vamp": 5_135_700}),
-    ("maple", {"maple": 3_555_072, "sample_specific": 3_615_030, "variational": 3_647_286,
-               "vamp": 3_739_500}),
-])
+@pytest.mark.parametrize(
+    "base,counts",
+    [
+        ("mmrl", {"mmrl": 4_992_256, "sample_specific": 5_038_890, "variational": 5_063_978, "vamp": 5_135_700}),
+        ("maple", {"maple": 3_555_072, "sample_specific": 3_615_030, "variational": 3_647_286, "vamp": 3_739_500}),
+    ],
+)
 def test_trainable_parameter_counts_at_vit_b16_shape(base, counts):
     clip = import_clip()
     with torch.device("meta"):
@@ -100,7 +102,7 @@ def test_posterior_mean_prototypes_by_hand(tiny_clip, images):
     labels = torch.tensor([3, 1, 3])
     codes = model.prior_codes(labels, None)
     feats = F.normalize(PROTO_FEATURES, dim=-1)
-    mus = model.latents.posterior_means(feats)                           # (P, N, 1, D)
+    mus = model.latents.posterior_means(feats)  # (P, N, 1, D)
     for b, y in enumerate(labels.tolist()):
         members = (PROTO_LABELS == y).nonzero().flatten()
         expected = mus[:, members].mean(1)
@@ -153,8 +155,7 @@ def test_per_image_noise_does_not_depend_on_the_batch(tiny_clip, images):
     seeds = [image_seed(1, i) for i in range(3)]
     with torch.no_grad():
         together = model.predict(images, n_samples=4, noise=per_image_noise(seeds, shape, "cpu"))
-        alone = model.predict(images[2:], n_samples=4,
-                              noise=per_image_noise(seeds[2:], shape, "cpu"))
+        alone = model.predict(images[2:], n_samples=4, noise=per_image_noise(seeds[2:], shape, "cpu"))
         more = per_image_noise(seeds[2:], model.noise_shape(6), "cpu")
     torch.testing.assert_close(together[2:] / 100, alone / 100, atol=1e-6, rtol=0)
     # the first S of a larger S are the same draws (the sample sweep reuses them)
@@ -181,8 +182,10 @@ def test_prior_uses_the_class_members_only(tiny_clip, images):
 
 def test_relative_offsets_are_measured_in_token_units(tiny_clip, images):
     from vamp_prompt.latents import LatentStatistics, latent_offsets
-    model = make_model(tiny_clip, "vamp", offset_scale="relative", latent_scale=0.5,
-                       code_scale="sqrt_dim", text_chunk_mb=0.02).eval()
+
+    model = make_model(
+        tiny_clip, "vamp", offset_scale="relative", latent_scale=0.5, code_scale="sqrt_dim", text_chunk_mb=0.02
+    ).eval()
     shared = model.base.text_tokens()
     z = torch.ones(7, 2, 1, K, 64)
     offsets = latent_offsets(z, model.cfg, shared)
@@ -196,7 +199,7 @@ def test_relative_offsets_are_measured_in_token_units(tiny_clip, images):
     stats = LatentStatistics()
     stats.update(out.posterior_mean, out.posterior_logvar, model.cfg, shared)
     values = stats.compute()
-    mu = out.posterior_mean * 0.5                                  # relative units: c_i / rms = 0.5
+    mu = out.posterior_mean * 0.5  # relative units: c_i / rms = 0.5
     by_hand = mu.flatten(2).std(1, unbiased=False).pow(2).mean(-1).sqrt().mean()
     assert values["offset_spread"] == pytest.approx(float(by_hand), rel=1e-4)
     sigma = torch.exp(0.5 * out.posterior_logvar).mean((1, 2, 3))

@@ -11,6 +11,7 @@ otherwise be found), for one epoch on CPU with a tiny random CLIP. The fork's ow
 stand-in using Dassl's optimiser, warm-up scheduler and checkpoints, as MaPLe's and MMRL's do)
 is run too: it fails in Dassl on torch >= 2.7 and runs with ``vamp_prompt.compat``.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,13 @@ import time
 
 import pytest
 
-pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installed (pip install it from "
-                    "github.com/KaiyangZhou/Dassl.pytorch, see README): fork registration tests "
-                    "skipped")
+pytest.importorskip(
+    "dassl",
+    exc_type=ImportError,
+    reason="Dassl is not installed (pip install it from "
+    "github.com/KaiyangZhou/Dassl.pytorch, see README): fork registration tests "
+    "skipped",
+)
 
 import vamp_prompt  # noqa: E402
 from vamp_prompt import save_random_clip  # noqa: E402
@@ -80,7 +85,7 @@ class DescribableTextures(DatasetBase):
 # A modified clip/ as MaPLe ships it: same module layout, but CLIP needs `design_details`.
 FORK_CLIP = {
     "__init__.py": "from .clip import *  # noqa: F401,F403\n",
-    "clip.py": '''\
+    "clip.py": """\
 from . import model  # noqa: F401
 
 __all__ = ["available_models", "tokenize"]
@@ -92,8 +97,8 @@ def available_models():
 
 def tokenize(texts, context_length=77, truncate=False):
     raise RuntimeError("the fork's modified clip.tokenize was used")
-''',
-    "model.py": '''\
+""",
+    "model.py": """\
 from torch import nn
 
 
@@ -103,7 +108,7 @@ class CLIP(nn.Module):
                  transformer_heads, transformer_layers, design_details):
         super().__init__()
         raise RuntimeError("the fork's modified clip.model.CLIP was built")
-''',
+""",
 }
 
 # The fork's own trainer, trimmed to what matters here: Dassl's optimiser, warm-up scheduler and
@@ -146,12 +151,12 @@ class {name}(TrainerX):
 '''
 
 # MMRL-style per-dataset helper: asserts on the task and on the trainer name.
-FORK_MMRL_HELPER = '''\
+FORK_MMRL_HELPER = """\
 def get_dataset_specified_config(dataset, trainer, task):
     assert task in ("B2N", "FS", "CD"), f"stand-in helper: unknown task {task}"
     assert trainer in ("MMRL", "MMRLpp"), f"stand-in helper: unknown trainer {trainer}"
     return {"DescribableTextures": ["TRAINER.MMRL.REG_WEIGHT", 6.0]}.get(dataset, [])
-'''
+"""
 
 FORK_TRAIN_PY = '''\
 """A fork's train.py, trimmed; the lines marked VaMP are the ones docs/FORKS.md adds."""
@@ -237,11 +242,11 @@ FORK_KEYS = {
     cfg.TASK = "B2N"''',
 }
 
-MMRL_HELPER_CALL = '''\
+MMRL_HELPER_CALL = """\
     if cfg.TRAINER.NAME in ("MMRL", "MMRLpp"):  # VaMP: the helper asserts on other trainers
         cfg.merge_from_list(get_dataset_specified_config(
             dataset=cfg.DATASET.NAME, trainer=cfg.TRAINER.NAME,
-            task=args.opts[args.opts.index("TASK") + 1]))'''
+            task=args.opts[args.opts.index("TASK") + 1]))"""
 
 CHECK_REGISTRATION = '''\
 """Registering twice, in either order with the fork's keys, keeps the fork's readers."""
@@ -312,7 +317,7 @@ print("REGISTRATION_OK")
 '''
 
 # Importing Dassl takes seconds: one interpreter runs the checks above, each reported alone.
-RUN_CHECKS = '''\
+RUN_CHECKS = """\
 import runpy
 import sys
 import traceback
@@ -323,7 +328,7 @@ for script in sys.argv[1:]:
     except BaseException:
         traceback.print_exc()
         print(f"CHECK FAILED: {script}")
-'''
+"""
 
 CHECK_OWN_TRAINER = '''\
 """The fork's own trainer (warm-up schedule, Dassl checkpoints) with and without the helper."""
@@ -420,29 +425,36 @@ def make_fork(root, kind: str) -> str:
     write(os.path.join(fork, "datasets", "dtd.py"), FORK_DTD)
     write(os.path.join(fork, "trainers", "__init__.py"), "")
     trainer = FORK_TRAINERS[kind]
-    write(os.path.join(fork, "trainers", f"{trainer_module}.py"), FORK_TRAINER.format(
-        name=trainer["trainer_name"], model_name=trainer["model_name"],
-        clip_import="from clip import clip  # noqa: F401  (the fork's own clip/)"
-        if kind == "maple" else ""))
+    write(
+        os.path.join(fork, "trainers", f"{trainer_module}.py"),
+        FORK_TRAINER.format(
+            name=trainer["trainer_name"],
+            model_name=trainer["model_name"],
+            clip_import="from clip import clip  # noqa: F401  (the fork's own clip/)" if kind == "maple" else "",
+        ),
+    )
     if kind == "maple":
         for name, text in FORK_CLIP.items():
             write(os.path.join(fork, "clip", name), text)
     else:
         write(os.path.join(fork, "trainers", "config.py"), FORK_MMRL_HELPER)
-    write(os.path.join(fork, "configs", "datasets", "dtd.yaml"),
-          'DATASET:\n  NAME: "DescribableTextures"\n')
+    write(os.path.join(fork, "configs", "datasets", "dtd.yaml"), 'DATASET:\n  NAME: "DescribableTextures"\n')
     os.makedirs(os.path.join(fork, "configs", "trainers", "VaMP"))
     shutil.copy(VAMP_CONFIG, os.path.join(fork, "configs", "trainers", "VaMP"))
-    write(os.path.join(fork, "train.py"), FORK_TRAIN_PY.format(
-        clip_guard="",
-        helper_import="from trainers.config import get_dataset_specified_config\n"
-        if kind == "mmrl" else "",
-        trainer_module=trainer_module, fork_keys=FORK_KEYS[kind],
-        helper_call=MMRL_HELPER_CALL if kind == "mmrl" else ""))
-    write(os.path.join(fork, "check_registration.py"),
-          CHECK_REGISTRATION.format(trainer_module=trainer_module))
-    write(os.path.join(fork, "check_own_trainer.py"),
-          CHECK_OWN_TRAINER.format(trainer_module=trainer_module, **trainer))
+    write(
+        os.path.join(fork, "train.py"),
+        FORK_TRAIN_PY.format(
+            clip_guard="",
+            helper_import="from trainers.config import get_dataset_specified_config\n" if kind == "mmrl" else "",
+            trainer_module=trainer_module,
+            fork_keys=FORK_KEYS[kind],
+            helper_call=MMRL_HELPER_CALL if kind == "mmrl" else "",
+        ),
+    )
+    write(os.path.join(fork, "check_registration.py"), CHECK_REGISTRATION.format(trainer_module=trainer_module))
+    write(
+        os.path.join(fork, "check_own_trainer.py"), CHECK_OWN_TRAINER.format(trainer_module=trainer_module, **trainer)
+    )
     write(os.path.join(fork, "run_checks.py"), RUN_CHECKS)
     return fork
 
@@ -467,27 +479,49 @@ def fork_env(tmp_path) -> dict:
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("fork_assets")
     data = str(root / "data")
-    write_synthetic_dataset("DescribableTextures", data, num_classes=4, images_per_class=6,
-                            image_size=64)
+    write_synthetic_dataset("DescribableTextures", data, num_classes=4, images_per_class=6, image_size=64)
     return {"data": data, "clip": save_random_clip(str(root / "tiny_clip.pt"), seed=0)}
 
 
 def run_fork_train(fork: str, env: dict, assets: dict, output: str, extra=()):
-    cmd = [sys.executable, "train.py", "--root", assets["data"], "--seed", "1",
-           "--trainer", "VaMP", "--dataset-config-file", "configs/datasets/dtd.yaml",
-           "--config-file", "configs/trainers/VaMP/vit_b16_base2new.yaml",
-           "--output-dir", output,
-           "MODEL.BACKBONE.NAME", assets["clip"], "INPUT.SIZE", "(64,64)",
-           "OPTIM.MAX_EPOCH", "1", "DATALOADER.NUM_WORKERS", "0", "DATASET.NUM_SHOTS", "2",
-           "DATASET.SUBSAMPLE_CLASSES", "base", "TRAINER.VAMP.TEST_SAMPLES", "2",
-           "USE_CUDA", "False", *extra]
-    return subprocess.run(cmd, check=False, cwd=fork, env=env, capture_output=True, text=True,
-                          timeout=300)
+    cmd = [
+        sys.executable,
+        "train.py",
+        "--root",
+        assets["data"],
+        "--seed",
+        "1",
+        "--trainer",
+        "VaMP",
+        "--dataset-config-file",
+        "configs/datasets/dtd.yaml",
+        "--config-file",
+        "configs/trainers/VaMP/vit_b16_base2new.yaml",
+        "--output-dir",
+        output,
+        "MODEL.BACKBONE.NAME",
+        assets["clip"],
+        "INPUT.SIZE",
+        "(64,64)",
+        "OPTIM.MAX_EPOCH",
+        "1",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "DATASET.NUM_SHOTS",
+        "2",
+        "DATASET.SUBSAMPLE_CLASSES",
+        "base",
+        "TRAINER.VAMP.TEST_SAMPLES",
+        "2",
+        "USE_CUDA",
+        "False",
+        *extra,
+    ]
+    return subprocess.run(cmd, check=False, cwd=fork, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.dassl
-@pytest.mark.parametrize("kind, extra", [("maple", ()), ("mmrl", ("TASK", "B2N"))],
-                         ids=["maple_fork", "mmrl_fork"])
+@pytest.mark.parametrize("kind, extra", [("maple", ()), ("mmrl", ("TASK", "B2N"))], ids=["maple_fork", "mmrl_fork"])
 def test_vamp_trains_in_a_fork_with_the_forks_own_datasets(tmp_path, assets, kind, extra):
     fork = make_fork(tmp_path, kind)
     env = fork_env(tmp_path)
@@ -495,8 +529,7 @@ def test_vamp_trains_in_a_fork_with_the_forks_own_datasets(tmp_path, assets, kin
     start = time.time()
     proc = run_fork_train(fork, env, assets, output, extra)
     elapsed = time.time() - start
-    details = (f"exit {proc.returncode} after {elapsed:.0f}s\n{proc.stdout[-6000:]}\n"
-               f"{proc.stderr[-6000:]}")
+    details = f"exit {proc.returncode} after {elapsed:.0f}s\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
     assert proc.returncode == 0, details
     with open(os.path.join(output, "log.txt")) as f:
         log = f.read()
@@ -514,11 +547,16 @@ def fork_checks(request, tmp_path_factory, assets):
     """check_registration.py, then check_own_trainer.py, in one process in a fork of each kind."""
     root = tmp_path_factory.mktemp(f"{request.param}_checks")
     fork = make_fork(root, request.param)
-    env = dict(fork_env(root), CHECK_REPO=REPO, CHECK_DATA=assets["data"],
-               CHECK_OUT=str(root / "out"))
-    proc = subprocess.run([sys.executable, "run_checks.py", "check_registration.py",
-                           "check_own_trainer.py"], check=False, cwd=fork, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(fork_env(root), CHECK_REPO=REPO, CHECK_DATA=assets["data"], CHECK_OUT=str(root / "out"))
+    proc = subprocess.run(
+        [sys.executable, "run_checks.py", "check_registration.py", "check_own_trainer.py"],
+        check=False,
+        cwd=fork,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc.stdout + proc.stderr
 
 
@@ -534,8 +572,9 @@ def test_forks_own_trainer_runs_on_modern_torch_with_the_compat_helper(fork_chec
     out = fork_checks
     assert "OWN_TRAINER_OK" in out, out[-8000:]
     if not scheduler_takes_verbose():  # the failure mode the helper removes
-        assert re.search(r"^UNPATCHED: .*positional arguments? but \d+ (were|was) given", out,
-                         re.MULTILINE), out[-8000:]
+        assert re.search(r"^UNPATCHED: .*positional arguments? but \d+ (were|was) given", out, re.MULTILINE), out[
+            -8000:
+        ]
     assert "Loaded scheduler" in out and "FORK_LOAD" in out, out[-8000:]
     assert re.search(r"^Load .*model\.pth\.tar-2 .*val_result=None\)$", out, re.MULTILINE), out
     assert re.search(r"\* accuracy: [\d.]+%", out), out[-8000:]
@@ -553,6 +592,13 @@ def test_vamp_builds_openai_clip_although_a_maple_fork_shadows_clip(tmp_path):
         print("CLIP_OK")
     """)
     write(os.path.join(fork, "probe_clip.py"), script)
-    proc = subprocess.run([sys.executable, "probe_clip.py"], check=False, cwd=fork,
-                          env=fork_env(tmp_path), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "probe_clip.py"],
+        check=False,
+        cwd=fork,
+        env=fork_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "CLIP_OK" in proc.stdout, proc.stdout + proc.stderr

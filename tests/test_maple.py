@@ -1,4 +1,5 @@
 """The MaPLe base: its prompt placement, exactness of the fast path, gradients, and VaMP on top."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,7 +41,7 @@ def test_context_starts_from_the_words_it_replaces(tiny_clip):
     # the class sequence is "<SOS> of a <name> . <EOT>": "a photo" makes room for the context
     full = tokenize(["a photo of a dog."])[0]
     seq = model.base.class_token_ids(["dog"], "ignored {}")[0]
-    assert seq[0] == full[0] and torch.equal(seq[1:full.argmax() - 1], full[3:full.argmax() + 1])
+    assert seq[0] == full[0] and torch.equal(seq[1 : full.argmax() - 1], full[3 : full.argmax() + 1])
     for p in model.base.deep_proj[1:]:  # deep copies of one initialised layer
         assert torch.equal(p.weight, model.base.deep_proj[0].weight)
     assert float(model.logit_scale) == pytest.approx(float(tiny_clip.logit_scale.exp()))
@@ -57,8 +58,7 @@ def test_vision_prompts_sit_at_the_end(tiny_clip, images):
         tower(images, prompts, zero_shot=False)
         n_patches = tower.grid_tokens
         assert seen[0].shape[0] == n_patches + K
-        torch.testing.assert_close(seen[0][-K:], tower.visual.ln_pre(prompts[0])[:, None].expand(
-            -1, 3, -1))
+        torch.testing.assert_close(seen[0][-K:], tower.visual.ln_pre(prompts[0])[:, None].expand(-1, 3, -1))
         torch.testing.assert_close(seen[0][:n_patches], tower.embed(images))
         for block in range(1, DEPTH):
             torch.testing.assert_close(seen[block][-K:], prompts[block][:, None].expand(-1, 3, -1))
@@ -70,15 +70,15 @@ def test_text_context_takes_positions_one_to_k_with_positional_embeddings(tiny_c
     tower = model.text_tower
     seen = block_inputs(tower.transformer.resblocks)
     ids = model.base.class_token_ids(["dog", "cat"], "")
-    prompts = model.base.text_tokens()                      # (P, K, D)
+    prompts = model.base.text_tokens()  # (P, K, D)
     with torch.no_grad():
         tower(ids, prompts[:, None].expand(-1, 2, -1, -1))
     pos = tiny_clip.positional_embedding
-    torch.testing.assert_close(seen[0][1:1 + K], (prompts[0] + pos[1:1 + K])[:, None].expand(-1, 2, -1))
+    torch.testing.assert_close(seen[0][1 : 1 + K], (prompts[0] + pos[1 : 1 + K])[:, None].expand(-1, 2, -1))
     sos = tiny_clip.token_embedding.weight[ids[:, 0]] + pos[0]
     torch.testing.assert_close(seen[0][0], sos)
     for block in range(1, DEPTH):
-        torch.testing.assert_close(seen[block][1:1 + K], prompts[block][:, None].expand(-1, 2, -1))
+        torch.testing.assert_close(seen[block][1 : 1 + K], prompts[block][:, None].expand(-1, 2, -1))
 
 
 @pytest.mark.parametrize("variant", ROWS)
@@ -126,7 +126,7 @@ def test_vamp_on_maple_samples_text_keeps_vision_shared(tiny_clip, images):
         b = model(images, n_samples=2, generator=torch.Generator().manual_seed(1))
         vision_a = model.base.vision_tokens()
     assert a.posterior_mean.shape == (DEPTH, 3, 1, 64)
-    assert not torch.allclose(a.logits_cls, b.logits_cls)        # the text side is sampled
+    assert not torch.allclose(a.logits_cls, b.logits_cls)  # the text side is sampled
     torch.testing.assert_close(a.image_feature, b.image_feature)  # the vision side is not
     torch.testing.assert_close(vision_a, model.base.vision_tokens())
 

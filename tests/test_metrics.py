@@ -83,18 +83,15 @@ def test_mutual_information_zero_when_samples_agree():
     assert m["predictive_entropy"] == pytest.approx(ent)
     assert m["expected_entropy"] == pytest.approx(ent)
     # S == 1 as well
-    assert (
-        summarize_predictions(p.expand(2, 1, 3), torch.tensor([0, 0]))["mutual_information"] == 0.0
-    )
+    assert summarize_predictions(p.expand(2, 1, 3), torch.tensor([0, 0]))["mutual_information"] == 0.0
 
 
 def test_mutual_information_hand_computed():
     # Two samples disagreeing completely: mean is uniform over 2 classes.
-    sample_probs = torch.tensor(
-        [[[1.0, 0.0], [0.0, 1.0]], [[0.9, 0.1], [0.5, 0.5]]], dtype=torch.float64
-    )
+    sample_probs = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.9, 0.1], [0.5, 0.5]]], dtype=torch.float64)
     rec = per_image_records(sample_probs)
     assert rec["mutual_information"][0].item() == pytest.approx(math.log(2))
+
     def h(*ps):
         return -sum(x * math.log(x) for x in ps if x > 0)
 
@@ -191,18 +188,14 @@ def test_format_lines_and_files(tmp_path):
         extra={"seed": 1},
     )
     data = json.loads(path.read_text())
-    assert (
-        data["accuracy"] == 80.0 and data["seed"] == 1 and data["x"] == 2.5 and data["bad"] is None
-    )
+    assert data["accuracy"] == 80.0 and data["seed"] == 1 and data["x"] == 2.5 and data["bad"] is None
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]  # no temporary left
     with pytest.raises(ValueError):
         write_metrics_json(tmp_path / "m.json", m, extra={"nll": 1})
 
     probs = torch.tensor([[0.6, 0.4], [0.1, 0.9]])
     rec = per_image_records(probs)
-    csv_path = write_per_image_csv(
-        tmp_path / "per_image.csv", ["a.jpg", "b.jpg"], torch.tensor([0, 0]), rec
-    )
+    csv_path = write_per_image_csv(tmp_path / "per_image.csv", ["a.jpg", "b.jpg"], torch.tensor([0, 0]), rec)
     rows = list(csv.DictReader(csv_path.open()))
     assert list(rows[0]) == [
         "impath",

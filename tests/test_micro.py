@@ -5,6 +5,7 @@ session; its zero-shot accuracy on combinations never shown in pretraining must 
 chance, and one short prompt-learning run through the real train.py must raise base accuracy
 above zero-shot on the MicroShapes layout.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,19 +20,16 @@ import torch
 from vamp_prompt.micro.captions import caption, positives
 from vamp_prompt.micro.dataset import DatasetSpec, choose_classes, write_dataset
 from vamp_prompt.micro.model import MicroArch, build_micro_clip, encode_text_to_eot
-from vamp_prompt.micro.pretrain import (PretrainSpec, multi_positive_infonce, pretrain,
-                                        pretraining_combos, sample_batch)
+from vamp_prompt.micro.pretrain import PretrainSpec, multi_positive_infonce, pretrain, pretraining_combos, sample_batch
 from vamp_prompt.micro.store import save_weights
-from vamp_prompt.micro.world import (DOWNSTREAM_STYLE, PRETRAIN_STYLE, all_combos,
-                                     held_out_in_pretraining, render)
+from vamp_prompt.micro.world import DOWNSTREAM_STYLE, PRETRAIN_STYLE, all_combos, held_out_in_pretraining, render
 from vamp_prompt.micro.zeroshot import accuracy_on
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDUCED_ARCH = MicroArch(vision_layers=6, transformer_layers=6)
 # No shape warm-up: in 200 steps the reduced model learns no shape either way (15% with 50 warm-up
 # steps, chance 12.5%), and the warm-up halves its held-out accuracy (9.7% against 19.7%).
-REDUCED_SPEC = PretrainSpec(seed=0, steps=200, groups=8, warmup=20, shape_warmup=0,
-                            arch=REDUCED_ARCH)
+REDUCED_SPEC = PretrainSpec(seed=0, steps=200, groups=8, warmup=20, shape_warmup=0, arch=REDUCED_ARCH)
 
 
 def test_world_is_deterministic_and_holds_out_a_quarter():
@@ -68,14 +66,13 @@ def test_caption_mix_names_the_attributes_it_says():
     _, query = caption(combo, rng, single=(0.0, 0.0, 0.0), pair=0.0)
     assert query == combo
     named = [sum(q is not None for q in caption(combo, rng)[1]) for _ in range(2000)]
-    assert abs(np.mean(np.equal(named, 1)) - 0.45) < 0.04      # default: 45% one attribute
-    assert abs(np.mean(np.equal(named, 3)) - 0.45) < 0.04      # 45% all three
+    assert abs(np.mean(np.equal(named, 1)) - 0.45) < 0.04  # default: 45% one attribute
+    assert abs(np.mean(np.equal(named, 3)) - 0.45) < 0.04  # 45% all three
 
 
 def test_shape_warmup_batches_name_only_the_shape():
     spec = PretrainSpec(groups=4)
-    combos, texts, queries = sample_batch(spec, np.random.default_rng(0), pretraining_combos(),
-                                          shape_only=True)
+    combos, texts, queries = sample_batch(spec, np.random.default_rng(0), pretraining_combos(), shape_only=True)
     assert len(combos) == 32 and len(texts) == 16
     assert all(q[1] is None and q[2] is None and q[0] is not None for q in queries)
     assert all(t.startswith("a photo of a ") for t in texts)
@@ -87,13 +84,12 @@ def test_text_pass_cut_at_eot_is_exact():
     model = build_micro_clip(REDUCED_ARCH, seed=1).eval()
     tokens = tokenize(["a photo of a red striped star.", "a ring."])
     with torch.no_grad():
-        torch.testing.assert_close(encode_text_to_eot(model, tokens), model.encode_text(tokens),
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(encode_text_to_eot(model, tokens), model.encode_text(tokens), rtol=1e-5, atol=1e-5)
 
 
 def test_classes_base_and_new_disjoint_with_unseen_new():
     base, new = choose_classes(DatasetSpec(classes_per_half=8))
-    assert not {c[0] for c in base} & {c[0] for c in new}          # disjoint shapes
+    assert not {c[0] for c in base} & {c[0] for c in new}  # disjoint shapes
     assert not any(map(held_out_in_pretraining, base))
     assert sum(map(held_out_in_pretraining, new)) == 4
 
@@ -115,26 +111,51 @@ def test_reduced_pretraining_transfers_zero_shot_to_held_out_combinations(reduce
 
 
 def test_short_prompt_learning_beats_zero_shot_on_base(reduced_clip, tmp_path):
-    pytest.importorskip("dassl", exc_type=ImportError,
-                        reason="Dassl is not installed: the prompt-learning run is skipped")
+    pytest.importorskip(
+        "dassl", exc_type=ImportError, reason="Dassl is not installed: the prompt-learning run is skipped"
+    )
     from vamp_prompt.clip_backbone import load_clip
     from vamp_prompt.micro.benchmark import zero_shot_split
 
     _, clip_path = reduced_clip
     data = str(tmp_path / "data")
-    write_dataset(data, DatasetSpec(classes_per_half=8, train_per_class=16, val_per_class=4,
-                                    test_per_class=24))
+    write_dataset(data, DatasetSpec(classes_per_half=8, train_per_class=16, val_per_class=4, test_per_class=24))
     zero_shot = zero_shot_split(load_clip(clip_path), data, "base")["accuracy"]
     out = str(tmp_path / "run")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     proc = subprocess.run(
-        [sys.executable, "train.py", "--root", data, "--seed", "1", "--trainer", "VaMP",
-         "--dataset-config-file", "configs/datasets/micro_shapes.yaml",
-         "--config-file", "configs/trainers/VaMP/micro_mmrl.yaml", "--output-dir", out,
-         "MODEL.BACKBONE.NAME", clip_path, "DATASET.NUM_SHOTS", "16",
-         "DATASET.SUBSAMPLE_CLASSES", "base", "OPTIM.MAX_EPOCH", "5",
-         "TRAINER.VAMP.FIRST_PROMPT_LAYER", "3"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "train.py",
+            "--root",
+            data,
+            "--seed",
+            "1",
+            "--trainer",
+            "VaMP",
+            "--dataset-config-file",
+            "configs/datasets/micro_shapes.yaml",
+            "--config-file",
+            "configs/trainers/VaMP/micro_mmrl.yaml",
+            "--output-dir",
+            out,
+            "MODEL.BACKBONE.NAME",
+            clip_path,
+            "DATASET.NUM_SHOTS",
+            "16",
+            "DATASET.SUBSAMPLE_CLASSES",
+            "base",
+            "OPTIM.MAX_EPOCH",
+            "5",
+            "TRAINER.VAMP.FIRST_PROMPT_LAYER",
+            "3",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     trained = json.load(open(os.path.join(out, "metrics.json")))["accuracy"]
     assert trained > zero_shot, f"prompt learning {trained:.1f}% vs zero-shot {zero_shot:.1f}%"
@@ -142,8 +163,7 @@ def test_short_prompt_learning_beats_zero_shot_on_base(reduced_clip, tmp_path):
 
 def test_pretraining_is_deterministic_from_the_seed():
     torch.set_num_threads(1)
-    spec = PretrainSpec(seed=3, steps=3, groups=2, warmup=1,
-                        arch=MicroArch(vision_layers=2, transformer_layers=2))
+    spec = PretrainSpec(seed=3, steps=3, groups=2, warmup=1, arch=MicroArch(vision_layers=2, transformer_layers=2))
     first, _ = pretrain(spec, log=None)
     second, _ = pretrain(spec, log=None)
     for key, value in first.state_dict().items():

@@ -152,9 +152,7 @@ def test_tables(tree, tmp_path, capsys):
     assert "Average (3/11)" in stdout and "VaMP (paper)" in stdout
 
     missing = _rows(out / "missing.csv")
-    assert any(
-        m["dataset"] == "dtd" and m["seed"] == "3" and m["reason"] == "unfinished" for m in missing
-    )
+    assert any(m["dataset"] == "dtd" and m["seed"] == "3" and m["reason"] == "unfinished" for m in missing)
     assert any(m["dataset"] == "eurosat" and m["reason"] == "no runs" for m in missing)
     assert "unfinished" in stdout
 

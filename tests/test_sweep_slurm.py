@@ -9,6 +9,7 @@ that is finished and reports the failure with its log while the tables are still
 The cluster: ``bash scripts/slurm/local_cluster.sh start DIR && source DIR/env.sh``, as .ci/run
 does; it exports VAMP_TEST_SLURM. Without it these tests are skipped, and say so.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,17 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = os.environ.get("VAMP_TEST_SLURM", "")
 if not CLUSTER or not os.environ.get("SLURM_CONF") or shutil.which("sbatch") is None:
-    pytest.skip("no Slurm test cluster: start one with `bash scripts/slurm/local_cluster.sh start "
-                "DIR && source DIR/env.sh` (.ci/run does; needs root and apt-get install "
-                "slurm-wlm munge)", allow_module_level=True)
-pytest.importorskip("dassl", exc_type=ImportError, reason="Dassl is not installed: the Slurm "
-                    "sweep runs train.py (see README, 'Install')")
+    pytest.skip(
+        "no Slurm test cluster: start one with `bash scripts/slurm/local_cluster.sh start "
+        "DIR && source DIR/env.sh` (.ci/run does; needs root and apt-get install "
+        "slurm-wlm munge)",
+        allow_module_level=True,
+    )
+pytest.importorskip(
+    "dassl",
+    exc_type=ImportError,
+    reason="Dassl is not installed: the Slurm sweep runs train.py (see README, 'Install')",
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "b2n"
@@ -40,8 +47,9 @@ EPOCHS = 3
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vamp_prompt.sweep", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "vamp_prompt.sweep", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _slurm(*args: str) -> str:
@@ -54,29 +62,63 @@ def _wait_for_line(path: Path, pattern: str, timeout: float) -> None:
         if path.is_file() and re.search(pattern, path.read_text(errors="replace"), flags=re.M):
             return
         time.sleep(0.2)
-    raise AssertionError(f"no line matching {pattern!r} in {path} after {timeout:.0f} s:\n"
-                         + (path.read_text(errors="replace")[-3000:] if path.is_file() else ""))
+    raise AssertionError(
+        f"no line matching {pattern!r} in {path} after {timeout:.0f} s:\n"
+        + (path.read_text(errors="replace")[-3000:] if path.is_file() else "")
+    )
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, tiny_clip_path):
     from vamp_prompt.data import write_synthetic_dataset
 
-    sinfo = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True,
-                           timeout=30)
+    sinfo = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=30)
     if sinfo.returncode != 0 or not {"idle", "mixed", "allocated"} & set(sinfo.stdout.split()):
-        pytest.skip(f"the Slurm test cluster in {CLUSTER} does not answer or has no usable node: "
-                    f"{sinfo.stdout.strip()} {sinfo.stderr.strip()}")
+        pytest.skip(
+            f"the Slurm test cluster in {CLUSTER} does not answer or has no usable node: "
+            f"{sinfo.stdout.strip()} {sinfo.stderr.strip()}"
+        )
     work = tmp_path_factory.mktemp("slurm_sweep")
     data, out = work / "data", work / "output"
     for name in ("DescribableTextures", "EuroSAT"):
         write_synthetic_dataset(name, str(data), 4, 6, image_size=64)
-    submit = ["base2new", "--launcher", "slurm", "--datasets", "dtd,eurosat", "--seeds", "1",
-              "--data", str(data), "--output", str(out), "--shots", "2", "--name", NAME,
-              "--gpus-per-job", "0", "--cpus-per-job", "1", "--mem-gb", "0", "--time-min", "10",
-              "MODEL.BACKBONE.NAME", tiny_clip_path, "INPUT.SIZE", "(64,64)",
-              "OPTIM.MAX_EPOCH", str(EPOCHS), "DATALOADER.NUM_WORKERS", "0",
-              "DATALOADER.TEST.BATCH_SIZE", "50", "TRAINER.VAMP.TEST_SAMPLES", "2"]
+    submit = [
+        "base2new",
+        "--launcher",
+        "slurm",
+        "--datasets",
+        "dtd,eurosat",
+        "--seeds",
+        "1",
+        "--data",
+        str(data),
+        "--output",
+        str(out),
+        "--shots",
+        "2",
+        "--name",
+        NAME,
+        "--gpus-per-job",
+        "0",
+        "--cpus-per-job",
+        "1",
+        "--mem-gb",
+        "0",
+        "--time-min",
+        "10",
+        "MODEL.BACKBONE.NAME",
+        tiny_clip_path,
+        "INPUT.SIZE",
+        "(64,64)",
+        "OPTIM.MAX_EPOCH",
+        str(EPOCHS),
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "DATALOADER.TEST.BATCH_SIZE",
+        "50",
+        "TRAINER.VAMP.TEST_SAMPLES",
+        "2",
+    ]
     timings = {}
     t0 = time.time()
     first = _cli(*submit)
@@ -96,17 +138,25 @@ def sweep(tmp_path_factory, tiny_clip_path):
     _wait_for_line(train_log, r"Resuming from", timeout=120)
     restarts = _slurm("scontrol", "show", "job", ids[train_key])
 
-    status = _cli("status", "--output", str(out), "--name", NAME, "--wait", "--poll", "1",
-                  timeout=600)
+    status = _cli("status", "--output", str(out), "--name", NAME, "--wait", "--poll", "1", timeout=600)
     timings["sweep"] = time.time() - t0
     t1 = time.time()
     second = _cli(*[a if a != "dtd,eurosat" else "dtd,eurosat,caltech101" for a in submit])
-    final = _cli("status", "--output", str(out), "--name", NAME, "--wait", "--poll", "1",
-                 timeout=600)
+    final = _cli("status", "--output", str(out), "--name", NAME, "--wait", "--poll", "1", timeout=600)
     timings["second submission and status"] = time.time() - t1
     print("\nSlurm sweep timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
-    return dict(out=out, ids=ids, state=state, first=first, second=second, status=status,
-                final=final, queue=queue_at_submission, restarts=restarts, train_log=train_log)
+    return dict(
+        out=out,
+        ids=ids,
+        state=state,
+        first=first,
+        second=second,
+        status=status,
+        final=final,
+        queue=queue_at_submission,
+        restarts=restarts,
+        train_log=train_log,
+    )
 
 
 def _started(log: Path) -> datetime:
@@ -155,7 +205,7 @@ def test_interrupted_training_was_requeued_and_resumed(sweep):
     assert "pre-emption): requeued" in log and "Requeued job" in log
     resumed = re.search(rf"Resuming from \S+resume\.pth\.tar \(epoch (\d) of {EPOCHS} done\)", log)
     assert resumed and 1 <= int(resumed.group(1)) < EPOCHS, log[-3000:]
-    second_run = log[log.index("Resuming from"):]
+    second_run = log[log.index("Resuming from") :]
     assert f"epoch [1/{EPOCHS}]" not in second_run  # finished epochs were not trained again
     assert f"epoch [{EPOCHS}/{EPOCHS}]" in second_run and "Finish training" in second_run
 
@@ -178,7 +228,7 @@ def test_second_submission_skips_finished_jobs_and_reports_a_failure(sweep):
     lines = final.stdout.splitlines()
     for kind in ("train", "test"):
         row = next(i for i, line in enumerate(lines) if f"failed   {kind} caltech101" in line)
-        assert lines[row + 1].strip() == f"log: {train_log}", lines[row:row + 2]
+        assert lines[row + 1].strip() == f"log: {train_log}", lines[row : row + 2]
     assert "caltech-101" in Path(train_log).read_text()  # the message names the missing folder
     assert "never ran" in final.stdout or "never runs" in final.stdout
     assert (sweep["out"] / "tables" / "results.md").is_file()

@@ -1,4 +1,5 @@
 """The split-view text pass (shared rows once, class rows per pair) equals whole sequences."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,9 +12,14 @@ from vamp_prompt.reference import naive_sample_logits
 from vamp_prompt.text_pass import JOINED, SPLIT, encode_text_sets
 
 #: (base, overrides): both bases at prompt depth 1, a middle depth, and 12 (every block).
-LAYOUTS = [("mmrl", {"first_prompt_layer": 12}), ("mmrl", {"first_prompt_layer": 6}),
-           ("mmrl", {"first_prompt_layer": 1}), ("maple", {"prompt_depth": 1}),
-           ("maple", {"prompt_depth": 9}), ("maple", {"prompt_depth": 12})]
+LAYOUTS = [
+    ("mmrl", {"first_prompt_layer": 12}),
+    ("mmrl", {"first_prompt_layer": 6}),
+    ("mmrl", {"first_prompt_layer": 1}),
+    ("maple", {"prompt_depth": 1}),
+    ("maple", {"prompt_depth": 9}),
+    ("maple", {"prompt_depth": 12}),
+]
 
 
 def make(clip_model, base: str, variant: str = "vamp", **overrides) -> VaMPModel:
@@ -31,8 +37,7 @@ def make(clip_model, base: str, variant: str = "vamp", **overrides) -> VaMPModel
 def prompt_sets(model: VaMPModel, n_sets: int) -> torch.Tensor:
     shared = model.base.text_tokens().detach()
     g = torch.Generator().manual_seed(7)
-    return shared[:, None] + 0.1 * torch.randn(shared.shape[0], n_sets, *shared.shape[1:],
-                                               generator=g)
+    return shared[:, None] + 0.1 * torch.randn(shared.shape[0], n_sets, *shared.shape[1:], generator=g)
 
 
 @pytest.mark.parametrize("base,overrides", LAYOUTS)
@@ -47,8 +52,9 @@ def test_split_equals_whole_sequences_for_every_pair(tiny_clip, base, overrides)
         split = encode_text_sets(tower, buckets, sets, 0.01, method=SPLIT)
         joined = encode_text_sets(tower, buckets, sets, 0.01, method=JOINED)
         ids = model.base.class_token_ids(model.classnames, model.template)
-        full = torch.stack([tower(ids, sets[:, m, None].expand(-1, len(ids), -1, -1),
-                                  truncate=False) for m in range(sets.shape[1])])
+        full = torch.stack(
+            [tower(ids, sets[:, m, None].expand(-1, len(ids), -1, -1), truncate=False) for m in range(sets.shape[1])]
+        )
     torch.testing.assert_close(split, full, atol=1e-5, rtol=0)
     torch.testing.assert_close(joined, full, atol=1e-5, rtol=0)
 
@@ -62,8 +68,7 @@ def test_split_gradients_equal_joined(tiny_clip, images, base, overrides):
         model = make(tiny_clip, base, text_chunk_mb=0.01, **overrides).train()
         model.text_pass_method = method
         n_slots = model.base.text_layout.n_slots
-        noise = torch.randn(n_slots, 3, 2, model.base.n_tokens, 64,
-                            generator=torch.Generator().manual_seed(5))
+        noise = torch.randn(n_slots, 3, 2, model.base.n_tokens, 64, generator=torch.Generator().manual_seed(5))
         model.loss(model(images, n_samples=2, noise=noise), labels).total.backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.trainable_parameters()]))
     # fp32 rounding differs with the order of the sums; logits carry a scale of 100, and the
@@ -101,8 +106,9 @@ def test_vision_last_block_at_read_rows_equals_every_row(tiny_clip, images, base
     assert read.states.shape[0] == 1 + k
     torch.testing.assert_close(read.cls, full.cls, atol=1e-5, rtol=0)
     torch.testing.assert_close(read.zero_shot, full.zero_shot, atol=1e-5, rtol=0)
-    torch.testing.assert_close(tower.prompt_states(read.states, k),
-                               tower.prompt_states(full.states, k), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        tower.prompt_states(read.states, k), tower.prompt_states(full.states, k), atol=1e-5, rtol=0
+    )
 
 
 def test_shared_text_features_are_kept_until_the_prompts_change(tiny_clip, images):

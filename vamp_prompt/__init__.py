@@ -7,6 +7,7 @@ Dassl and are loaded only when asked for.
 The names below are imported on first use, so that tools which need no model (the results tables,
 the sweep launcher and its Slurm jobs' wrappers) start without importing torch.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,16 +16,30 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "MaPLePrompts": "bases", "MMRLPrompts": "bases", "PromptBase": "bases", "build_base": "bases",
-    "TINY_ARCH": "clip_backbone", "VIT_B16_ARCH": "clip_backbone",
-    "build_random_clip": "clip_backbone", "load_clip": "clip_backbone",
-    "save_random_clip": "clip_backbone", "tokenize": "clip_backbone",
-    "BASES": "config", "HEADS": "config", "INFERENCE_MODES": "config", "VARIANTS": "config",
+    "MaPLePrompts": "bases",
+    "MMRLPrompts": "bases",
+    "PromptBase": "bases",
+    "build_base": "bases",
+    "TINY_ARCH": "clip_backbone",
+    "VIT_B16_ARCH": "clip_backbone",
+    "build_random_clip": "clip_backbone",
+    "load_clip": "clip_backbone",
+    "save_random_clip": "clip_backbone",
+    "tokenize": "clip_backbone",
+    "BASES": "config",
+    "HEADS": "config",
+    "INFERENCE_MODES": "config",
+    "VARIANTS": "config",
     "VaMPConfig": "config",
-    "LossParts": "losses", "gaussian_kl": "losses", "layer_kl": "losses",
+    "LossParts": "losses",
+    "gaussian_kl": "losses",
+    "layer_kl": "losses",
     "negative_elbo": "losses",
-    "ModelOutput": "model", "VaMPModel": "model", "average_probabilities": "model",
-    "PrototypeBank": "prototypes", "frozen_image_features": "prototypes",
+    "ModelOutput": "model",
+    "VaMPModel": "model",
+    "average_probabilities": "model",
+    "PrototypeBank": "prototypes",
+    "frozen_image_features": "prototypes",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -44,8 +59,14 @@ def __dir__() -> list:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .bases import MaPLePrompts, MMRLPrompts, PromptBase, build_base  # noqa: F401
-    from .clip_backbone import (TINY_ARCH, VIT_B16_ARCH, build_random_clip,  # noqa: F401
-                                load_clip, save_random_clip, tokenize)
+    from .clip_backbone import (  # noqa: F401
+        TINY_ARCH,
+        VIT_B16_ARCH,
+        build_random_clip,
+        load_clip,
+        save_random_clip,
+        tokenize,
+    )
     from .config import BASES, HEADS, INFERENCE_MODES, VARIANTS, VaMPConfig  # noqa: F401
     from .losses import LossParts, gaussian_kl, layer_kl, negative_elbo  # noqa: F401
     from .model import ModelOutput, VaMPModel, average_probabilities  # noqa: F401

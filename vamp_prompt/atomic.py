@@ -3,6 +3,7 @@
 An interrupted run therefore never leaves half a checkpoint, split file, table or marker behind,
 and never damages the previous version of the file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,5 +56,6 @@ def write_done_marker(output_dir: PathLike, what: str) -> Path:
     """The completion marker the scripts and the results command test for (``<dir>/DONE``)."""
     import time
 
-    return atomic_write_text(os.path.join(str(output_dir), DONE_MARKER),
-                             f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    return atomic_write_text(
+        os.path.join(str(output_dir), DONE_MARKER), f"{what} finished {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    )

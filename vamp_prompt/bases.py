@@ -12,6 +12,7 @@ top of ``text_tokens()`` by :mod:`vamp_prompt.latents`; the vision side stays th
   text context at the input and deep text prompts, vision prompts coupled to them by linear maps;
   one head; logits ``exp(logit_scale) * cos``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,7 @@ class PromptBase(nn.Module):
         """The hand-crafted class prompts of the frozen zero-shot text features."""
         return [template.format(name) for name in classnames]
 
-    def image_features(self, vision: VisionOutput,
-                       tower: PromptedVisionTower) -> Dict[str, torch.Tensor]:
+    def image_features(self, vision: VisionOutput, tower: PromptedVisionTower) -> Dict[str, torch.Tensor]:
         """Image feature of each head, (N, E) each."""
         return {"cls": vision.cls}
 
@@ -80,8 +80,15 @@ class MMRLPrompts(PromptBase):
 
     heads = ("cls", "rep")
 
-    def __init__(self, cfg: VaMPConfig, depth: int, text_width: int, vision_width: int,
-                 embed_dim: int, clip_visual_proj: torch.Tensor):
+    def __init__(
+        self,
+        cfg: VaMPConfig,
+        depth: int,
+        text_width: int,
+        vision_width: int,
+        embed_dim: int,
+        clip_visual_proj: torch.Tensor,
+    ):
         super().__init__()
         n_layers = depth - cfg.first_prompt_layer + 1
         self.n_tokens = cfg.n_rep_tokens
@@ -93,7 +100,7 @@ class MMRLPrompts(PromptBase):
         if cfg.proj_rep_init == "clip":
             proj_rep = clip_visual_proj.detach().clone().float()
         else:  # the official code: a fresh width^-0.5 * N(0, 1) matrix (not in CLIP's checkpoint)
-            proj_rep = vision_width ** -0.5 * torch.randn(vision_width, embed_dim)
+            proj_rep = vision_width**-0.5 * torch.randn(vision_width, embed_dim)
         self.proj_rep = nn.Parameter(proj_rep)
 
     def text_tokens(self) -> torch.Tensor:
@@ -105,11 +112,10 @@ class MMRLPrompts(PromptBase):
     def class_token_ids(self, classnames: Sequence[str], template: str) -> torch.Tensor:
         return tokenize(self.zero_shot_prompts(classnames, template))
 
-    def image_features(self, vision: VisionOutput,
-                       tower: PromptedVisionTower) -> Dict[str, torch.Tensor]:
+    def image_features(self, vision: VisionOutput, tower: PromptedVisionTower) -> Dict[str, torch.Tensor]:
         """cls: CLIP's CLS read-out; rep: CLIP's frozen ``ln_post`` on each of the K representation
         tokens, then their mean, then ``proj_rep``:  f_rep = (1/K) sum_k ln_post(h_k) @ proj_rep."""
-        tokens = tower.prompt_states(vision.states, self.n_tokens)   # (K, N, D)
+        tokens = tower.prompt_states(vision.states, self.n_tokens)  # (K, N, D)
         pooled = tower.visual.ln_post(tokens).mean(0)
         return {"cls": vision.cls, "rep": pooled @ self.proj_rep.to(pooled.dtype)}
 
@@ -136,12 +142,10 @@ class MaPLePrompts(PromptBase):
     1..K as in MaPLe ("of a" and the name follow).
     """
 
-    def __init__(self, cfg: VaMPConfig, depth: int, text_width: int, vision_width: int,
-                 token_embedding: nn.Embedding):
+    def __init__(self, cfg: VaMPConfig, depth: int, text_width: int, vision_width: int, token_embedding: nn.Embedding):
         super().__init__()
         if cfg.prompt_depth > depth:
-            raise ValueError(f"prompt_depth={cfg.prompt_depth} but the CLIP towers have {depth} "
-                             "layers")
+            raise ValueError(f"prompt_depth={cfg.prompt_depth} but the CLIP towers have {depth} layers")
         n_ctx, n_deep = cfg.n_ctx, cfg.prompt_depth - 1
         self.n_tokens = n_ctx
         self.text_layout = PromptLayout(0, cfg.prompt_depth, depth, FRONT, at_input=True)
@@ -151,11 +155,13 @@ class MaPLePrompts(PromptBase):
             ids = tokenize(self.prefix_text)[0]
             words = int(ids.argmax()) - 1  # tokens between SOS and EOT
             if n_ctx > words:
-                raise ValueError(f"n_ctx={n_ctx} but ctx_init {cfg.ctx_init!r} has only {words} "
-                                 "tokens to initialise the context from")
+                raise ValueError(
+                    f"n_ctx={n_ctx} but ctx_init {cfg.ctx_init!r} has only {words} "
+                    "tokens to initialise the context from"
+                )
             with torch.no_grad():
                 weight = token_embedding.weight
-                ctx = weight[ids[1:1 + n_ctx].to(weight.device)].detach().clone().float()
+                ctx = weight[ids[1 : 1 + n_ctx].to(weight.device)].detach().clone().float()
         else:  # MaPLe's random initialisation; the placeholder words are "X X ..."
             ctx = torch.randn(n_ctx, text_width) * 0.02
             self.prefix_text = " ".join(["X"] * n_ctx)
@@ -175,7 +181,7 @@ class MaPLePrompts(PromptBase):
         ids = tokenize([f"{self.prefix_text} {name}." for name in classnames])
         k = self.n_tokens
         pad = torch.zeros(ids.shape[0], k, dtype=ids.dtype)
-        return torch.cat([ids[:, :1], ids[:, 1 + k:], pad], dim=1)
+        return torch.cat([ids[:, :1], ids[:, 1 + k :], pad], dim=1)
 
     def parameter_counts(self) -> Dict[str, int]:
         return {
@@ -194,7 +200,7 @@ def build_base(cfg: VaMPConfig, clip_model: nn.Module) -> PromptBase:
     if cfg.base == "maple":
         return MaPLePrompts(cfg, depth, text_width, vision_width, clip_model.token_embedding)
     if cfg.first_prompt_layer > depth:
-        raise ValueError(f"first_prompt_layer={cfg.first_prompt_layer} but the CLIP towers have "
-                         f"{depth} layers")
-    return MMRLPrompts(cfg, depth, text_width, vision_width, clip_model.text_projection.shape[1],
-                       clip_model.visual.proj)
+        raise ValueError(f"first_prompt_layer={cfg.first_prompt_layer} but the CLIP towers have {depth} layers")
+    return MMRLPrompts(
+        cfg, depth, text_width, vision_width, clip_model.text_projection.shape[1], clip_model.visual.proj
+    )

@@ -11,6 +11,7 @@ text pass (:mod:`vamp_prompt.text_rows`) feeds keys and values computed once per
 to those of each (prompt set, class) pair. The block's own weights are used, so results equal
 the block's ``forward`` up to floating-point rounding. Layout is batch-first: (N, rows, D).
 """
+
 from __future__ import annotations
 
 import weakref
@@ -30,8 +31,7 @@ def projections(block: nn.Module, h: torch.Tensor, what: str = "qkv") -> torch.T
     return F.linear(h, attn.in_proj_weight[rows], attn.in_proj_bias[rows])
 
 
-def attend(block: nn.Module, q: torch.Tensor, kv: torch.Tensor,
-           mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+def attend(block: nn.Module, q: torch.Tensor, kv: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Multi-head attention of queries q (N, Lq, D) over kv (N, Lk, 2D) = [keys | values],
     then the output projection: (N, Lq, D). ``mask`` (Lq, Lk) bool, True = may attend."""
     attn = block.attn
@@ -57,13 +57,11 @@ def silu_weights(mlp: nn.Module) -> Tuple[torch.Tensor, torch.Tensor, torch.Tens
 
     one fused in-place SiLU instead of a multiply, a sigmoid and a product."""
     fc, proj = mlp.c_fc, mlp.c_proj
-    key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
-                for t in (fc.weight, fc.bias, proj.weight))
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in (fc.weight, fc.bias, proj.weight))
     cached = _SILU_WEIGHTS.get(mlp)
     if cached is None or cached[0] != key:
         with torch.no_grad():
-            cached = (key, (fc.weight * QUICK_GELU_A, fc.bias * QUICK_GELU_A,
-                            proj.weight / QUICK_GELU_A))
+            cached = (key, (fc.weight * QUICK_GELU_A, fc.bias * QUICK_GELU_A, proj.weight / QUICK_GELU_A))
         _SILU_WEIGHTS[mlp] = cached
     return cached[1]
 
@@ -86,8 +84,9 @@ def feed_forward(block: nn.Module, y: torch.Tensor) -> torch.Tensor:
     return y + F.linear(hidden, proj_weight, mlp.c_proj.bias)
 
 
-def rows_block(block: nn.Module, x: torch.Tensor, q: torch.Tensor, kv: torch.Tensor,
-               mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+def rows_block(
+    block: nn.Module, x: torch.Tensor, q: torch.Tensor, kv: torch.Tensor, mask: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """Output of the block at rows x (N, Lq, D) whose queries are q, attending over kv."""
     return feed_forward(block, x + attend(block, q, kv, mask))
 

@@ -4,6 +4,7 @@
 ``pkg_resources`` ships only with setuptools < 81, which this project requires for that reason;
 :func:`import_clip` turns a failure into a message that names the fix.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -22,15 +23,29 @@ logger = logging.getLogger(__name__)
 
 #: Shape of OpenAI CLIP ViT-B/16 (what the paper uses), for random-weight benchmarks and demos.
 VIT_B16_ARCH: Dict[str, int] = dict(
-    embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
-    context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
+    embed_dim=512,
+    image_resolution=224,
+    vision_layers=12,
+    vision_width=768,
+    vision_patch_size=16,
+    context_length=77,
+    vocab_size=49408,
+    transformer_width=512,
+    transformer_heads=8,
     transformer_layers=12,
 )
 
 #: A tiny CLIP with the real structure (12 layers per tower) for tests and the CPU demo.
 TINY_ARCH: Dict[str, int] = dict(
-    embed_dim=32, image_resolution=64, vision_layers=12, vision_width=64, vision_patch_size=32,
-    context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
+    embed_dim=32,
+    image_resolution=64,
+    vision_layers=12,
+    vision_width=64,
+    vision_patch_size=32,
+    context_length=77,
+    vocab_size=49408,
+    transformer_width=64,
+    transformer_heads=1,
     transformer_layers=12,
 )
 
@@ -51,10 +66,12 @@ def import_clip() -> ModuleType:
                 return current
             if init is None:  # not installed as a distribution: trust the import path
                 import clip
+
                 return clip
             spec = importlib.util.find_spec("clip") if current is None else None
             if spec is not None and _same_file(spec.origin, init):
                 import clip
+
                 return clip
             return _load_private_clip(init)
     except ModuleNotFoundError as err:
@@ -85,8 +102,7 @@ def _same_file(a: Optional[str], b: str) -> bool:
 def _load_private_clip(init: str) -> ModuleType:
     name = "_vamp_openai_clip"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, init, submodule_search_locations=[os.path.dirname(init)])
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[os.path.dirname(init)])
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -131,18 +147,25 @@ def architecture_of(state_dict: Dict[str, torch.Tensor]) -> Dict[str, int]:
     (``clip.model.build_model`` does the same but first casts the model to fp16, which would round
     fp32 weights; we keep them exact.)
     """
-    blocks = lambda prefix: len({k.split(".")[2 if prefix == "transformer" else 3]  # noqa: E731
-                                 for k in state_dict if k.startswith(prefix + ".resblocks.")})
+
+    def blocks(prefix: str) -> int:
+        index = 2 if prefix == "transformer" else 3
+        return len({k.split(".")[index] for k in state_dict if k.startswith(prefix + ".resblocks.")})
+
     patch = state_dict["visual.conv1.weight"].shape[-1]
     grid = round((state_dict["visual.positional_embedding"].shape[0] - 1) ** 0.5)
     width = state_dict["ln_final.weight"].shape[0]
     return dict(
-        embed_dim=state_dict["text_projection"].shape[1], image_resolution=patch * grid,
+        embed_dim=state_dict["text_projection"].shape[1],
+        image_resolution=patch * grid,
         vision_layers=blocks("visual.transformer"),
-        vision_width=state_dict["visual.conv1.weight"].shape[0], vision_patch_size=patch,
+        vision_width=state_dict["visual.conv1.weight"].shape[0],
+        vision_patch_size=patch,
         context_length=state_dict["positional_embedding"].shape[0],
-        vocab_size=state_dict["token_embedding.weight"].shape[0], transformer_width=width,
-        transformer_heads=width // 64, transformer_layers=blocks("transformer"),
+        vocab_size=state_dict["token_embedding.weight"].shape[0],
+        transformer_width=width,
+        transformer_heads=width // 64,
+        transformer_layers=blocks("transformer"),
     )
 
 
@@ -175,8 +198,9 @@ def resolve_clip_weights(name_or_path: str, download_root: Optional[str] = None)
     )
 
 
-def load_clip(name_or_path: str, device: Union[str, torch.device] = "cpu",
-              download_root: Optional[str] = None) -> nn.Module:
+def load_clip(
+    name_or_path: str, device: Union[str, torch.device] = "cpu", download_root: Optional[str] = None
+) -> nn.Module:
     """Build a frozen fp32 CLIP (eval mode, no gradients) whose architecture comes from the weights."""
     clip = import_clip()
     path = resolve_clip_weights(name_or_path, download_root)
@@ -184,8 +208,9 @@ def load_clip(name_or_path: str, device: Union[str, torch.device] = "cpu",
     if "visual.proj" not in state_dict:
         raise ValueError(f"{path} is a ResNet CLIP; VaMP needs a ViT CLIP (e.g. ViT-B/16).")
     model = clip.model.CLIP(**architecture_of(state_dict))
-    model.load_state_dict({k: v for k, v in state_dict.items()
-                           if k not in ("input_resolution", "context_length", "vocab_size")})
+    model.load_state_dict(
+        {k: v for k, v in state_dict.items() if k not in ("input_resolution", "context_length", "vocab_size")}
+    )
     model = model.float().to(device)
     model.eval()
     model.requires_grad_(False)

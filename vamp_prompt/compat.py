@@ -32,6 +32,7 @@ What it replaces, each only where it is needed (see :data:`PATCHES`):
 On torch < 2.6 only ``load_model_none`` applies: Dassl's schedulers and checkpoints are left
 exactly as they are.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -40,8 +41,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
-__all__ = ["PATCHES", "load_defaults_to_weights_only", "patch_dassl_for_modern_torch",
-           "scheduler_takes_verbose"]
+__all__ = ["PATCHES", "load_defaults_to_weights_only", "patch_dassl_for_modern_torch", "scheduler_takes_verbose"]
 
 #: Name -> what it replaces (documented above).
 PATCHES: Tuple[str, ...] = ("warmup_init", "warmup_state", "load_model_none")
@@ -74,8 +74,9 @@ def _patch_warmup_init(cls: type) -> None:
     base = cls.__mro__[1]  # torch's _LRScheduler / LRScheduler
 
     @_marked
-    def __init__(self: Any, optimizer: Any, successor: Any, warmup_epoch: int,
-                 last_epoch: int = -1, verbose: bool = False) -> None:
+    def __init__(
+        self: Any, optimizer: Any, successor: Any, warmup_epoch: int, last_epoch: int = -1, verbose: bool = False
+    ) -> None:
         self.successor = successor
         self.warmup_epoch = warmup_epoch
         base.__init__(self, optimizer, last_epoch)  # `verbose` is gone from torch: dropped
@@ -97,8 +98,7 @@ def _patch_warmup_state(cls: type) -> None:
         state = dict(state_dict)
         successor = state.pop("successor", None)
         if successor is not None:  # a dict from the patched state_dict, or Dassl's pickled object
-            self.successor.load_state_dict(
-                successor if isinstance(successor, dict) else successor.state_dict())
+            self.successor.load_state_dict(successor if isinstance(successor, dict) else successor.state_dict())
         base.load_state_dict(self, state)
 
     cls.state_dict = state_dict
@@ -141,10 +141,8 @@ def patch_dassl_for_modern_torch() -> List[str]:
             f"patch_dassl_for_modern_torch() needs Dassl ({err}); install it as the README says."
         ) from err
     wanted = [
-        ("warmup_init", not scheduler_takes_verbose(), _BaseWarmupScheduler, "__init__",
-         _patch_warmup_init),
-        ("warmup_state", load_defaults_to_weights_only(), _BaseWarmupScheduler, "state_dict",
-         _patch_warmup_state),
+        ("warmup_init", not scheduler_takes_verbose(), _BaseWarmupScheduler, "__init__", _patch_warmup_init),
+        ("warmup_state", load_defaults_to_weights_only(), _BaseWarmupScheduler, "state_dict", _patch_warmup_state),
         ("load_model_none", True, TrainerBase, "load_model", _patch_load_model),
     ]
     done: List[str] = []

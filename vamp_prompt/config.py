@@ -1,4 +1,5 @@
 """Configuration of the VaMP core, validated when built (independent of Dassl/yacs)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -24,46 +25,48 @@ HEADS: Tuple[str, ...] = ("fusion", "cls", "rep")
 class VaMPConfig:
     """Every knob of the model; defaults follow MMRL/VaMP for ViT-B/16 (see README, config keys)."""
 
-    variant: str = "vamp"                 # row: mmrl (or maple / base) | sample_specific | variational | vamp
-    base: str = "mmrl"                    # the multi-modal prompt base: mmrl | maple
+    variant: str = "vamp"  # row: mmrl (or maple / base) | sample_specific | variational | vamp
+    base: str = "mmrl"  # the multi-modal prompt base: mmrl | maple
     # MMRL base
-    n_rep_tokens: int = 5                 # K, tokens of the representation space / prompts per layer
-    rep_dim: int = 512                    # d_r, width of the shared representation space R
-    first_prompt_layer: int = 6           # 1-indexed; prompts enter blocks first..last of both towers
-    rep_init_std: float = 0.02            # R ~ N(0, std^2)
-    proj_rep_init: str = "random"         # random (official MMRL) | clip (copy of CLIP's visual proj)
-    fusion_alpha: float = 0.7             # a: fusion = a * cls + (1 - a) * rep (logits and CE)
-    consistency_weight: float = 1.0       # lambda of the two zero-shot consistency terms
+    n_rep_tokens: int = 5  # K, tokens of the representation space / prompts per layer
+    rep_dim: int = 512  # d_r, width of the shared representation space R
+    first_prompt_layer: int = 6  # 1-indexed; prompts enter blocks first..last of both towers
+    rep_init_std: float = 0.02  # R ~ N(0, std^2)
+    proj_rep_init: str = "random"  # random (official MMRL) | clip (copy of CLIP's visual proj)
+    fusion_alpha: float = 0.7  # a: fusion = a * cls + (1 - a) * rep (logits and CE)
+    consistency_weight: float = 1.0  # lambda of the two zero-shot consistency terms
     # MaPLe base
-    n_ctx: int = 2                        # learned context tokens (replace the first n_ctx words)
-    prompt_depth: int = 9                 # slots: the input + blocks 1..prompt_depth-1
-    ctx_init: str = "a photo of a"        # the words the context starts from ('' = random)
+    n_ctx: int = 2  # learned context tokens (replace the first n_ctx words)
+    prompt_depth: int = 9  # slots: the input + blocks 1..prompt_depth-1
+    ctx_init: str = "a photo of a"  # the words the context starts from ('' = random)
     # both bases
-    logit_scale: float = 0.0              # 0: the base's (MMRL 100, MaPLe CLIP's); < 0: CLIP's; > 0
+    logit_scale: float = 0.0  # 0: the base's (MMRL 100, MaPLe CLIP's); < 0: CLIP's; > 0
     # VaMP
-    posterior_tokens: str = "shared"      # shared (one Gaussian per slot) | tokenwise (K x D means)
-    generator_rank: int = 6               # bottleneck width r of each generator / prior MLP
-    latent_scale: float = 0.02            # text token offset = latent_scale * z (see offset_scale)
-    offset_scale: str = "absolute"        # absolute: c = latent_scale | relative: latent_scale * rms(T_i)
-    code_scale: str = "unit"              # posterior input: normalise(f_x) (unit) or times sqrt(E)
-    init_logvar: float = 0.0              # initial posterior log-variance (sigma = 1 in latent units)
-    logvar_min: float = -8.0              # clamp of every predicted log-variance (fp32)
+    posterior_tokens: str = "shared"  # shared (one Gaussian per slot) | tokenwise (K x D means)
+    generator_rank: int = 6  # bottleneck width r of each generator / prior MLP
+    latent_scale: float = 0.02  # text token offset = latent_scale * z (see offset_scale)
+    offset_scale: str = "absolute"  # absolute: c = latent_scale | relative: latent_scale * rms(T_i)
+    code_scale: str = "unit"  # posterior input: normalise(f_x) (unit) or times sqrt(E)
+    init_logvar: float = 0.0  # initial posterior log-variance (sigma = 1 in latent units)
+    logvar_min: float = -8.0  # clamp of every predicted log-variance (fp32)
     logvar_max: float = 4.0
-    prior_code: str = "posterior_mean"    # class code: posterior_mean | prototype | prototype_instance
-    prototype_grad: bool = False          # gradients through the posterior-mean prototypes
-    kl_weight: float = 0.1                # beta of the negative ELBO
-    kl_reduction: str = "mean"            # KL over the K x d latent dims: mean | sum (summed over layers)
-    train_samples: int = 1                # posterior samples per training image
-    test_samples: int = 10                # S, Monte-Carlo samples at evaluation
-    inference: str = "monte_carlo"        # monte_carlo | mean (z = mu, one pass)
-    text_chunk_mb: float = 256.0          # activation budget of one chunk of text sequences
+    prior_code: str = "posterior_mean"  # class code: posterior_mean | prototype | prototype_instance
+    prototype_grad: bool = False  # gradients through the posterior-mean prototypes
+    kl_weight: float = 0.1  # beta of the negative ELBO
+    kl_reduction: str = "mean"  # KL over the K x d latent dims: mean | sum (summed over layers)
+    train_samples: int = 1  # posterior samples per training image
+    test_samples: int = 10  # S, Monte-Carlo samples at evaluation
+    inference: str = "monte_carlo"  # monte_carlo | mean (z = mu, one pass)
+    text_chunk_mb: float = 256.0  # activation budget of one chunk of text sequences
 
     def __post_init__(self) -> None:
         _choice("variant", self.variant, VARIANTS + BASE_ONLY)
         _choice("base", self.base, BASES)
         if self.variant in BASES and self.variant != self.base:
-            raise ValueError(f"variant {self.variant!r} is the {self.variant} base alone, but base is "
-                             f"{self.base!r}: use variant {self.base!r} (or 'base')")
+            raise ValueError(
+                f"variant {self.variant!r} is the {self.variant} base alone, but base is "
+                f"{self.base!r}: use variant {self.base!r} (or 'base')"
+            )
         _choice("posterior_tokens", self.posterior_tokens, POSTERIOR_TOKENS)
         _choice("proj_rep_init", self.proj_rep_init, PROJ_REP_INITS)
         _choice("offset_scale", self.offset_scale, OFFSET_SCALES)
@@ -71,8 +74,16 @@ class VaMPConfig:
         _choice("inference", self.inference, INFERENCE_MODES)
         _choice("prior_code", self.prior_code, PRIOR_CODES)
         _choice("kl_reduction", self.kl_reduction, KL_REDUCTIONS)
-        for name in ("n_rep_tokens", "rep_dim", "first_prompt_layer", "generator_rank",
-                     "train_samples", "test_samples", "n_ctx", "prompt_depth"):
+        for name in (
+            "n_rep_tokens",
+            "rep_dim",
+            "first_prompt_layer",
+            "generator_rank",
+            "train_samples",
+            "test_samples",
+            "n_ctx",
+            "prompt_depth",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"VaMPConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.fusion_alpha <= 1.0:

@@ -14,6 +14,7 @@ Latent shapes: means and log-variances are (P, B, T, D) with T = 1 (``shared``: 
 a slot share one Gaussian, each token draws its own noise) or T = K (``tokenwise``: each token has
 its own mean and variance, z_i in R^(K x D) as the paper writes it); samples are (P, B, S, K, D).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -49,14 +50,14 @@ class GaussianHead(nn.Module):
     approximation); the log-variance head starts at ``init_logvar``.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, rank: int, tokens: int, with_variance: bool,
-                 init_logvar: float = 0.0):
+    def __init__(
+        self, in_dim: int, out_dim: int, rank: int, tokens: int, with_variance: bool, init_logvar: float = 0.0
+    ):
         super().__init__()
         self.tokens = tokens
         self.trunk = nn.Sequential(nn.Linear(in_dim, rank), nn.GELU())
         self.mean = _TokenLinear(rank, out_dim, tokens, bias_init=0.0)
-        self.logvar = (_TokenLinear(rank, out_dim, tokens, bias_init=init_logvar)
-                       if with_variance else None)
+        self.logvar = _TokenLinear(rank, out_dim, tokens, bias_init=init_logvar) if with_variance else None
 
     def forward(self, code: torch.Tensor) -> Gaussian:
         """code (B, in) or (B, T, in) -> mean, log-variance (B, T, D) in fp32."""
@@ -86,21 +87,22 @@ class _TokenLinear(nn.Module):
 class TextLatents(nn.Module):
     """Per-slot posterior networks phi_i(f_x) and, for full VaMP, prior networks psi_i(c_y)."""
 
-    def __init__(self, cfg: VaMPConfig, n_slots: int, n_tokens: int, feature_dim: int,
-                 text_width: int):
+    def __init__(self, cfg: VaMPConfig, n_slots: int, n_tokens: int, feature_dim: int, text_width: int):
         super().__init__()
         self.cfg = cfg
         self.n_tokens = n_tokens
         tokens = n_tokens if cfg.posterior_tokens == "tokenwise" else 1
         self.posterior = nn.ModuleList(
-            GaussianHead(feature_dim, text_width, cfg.generator_rank, tokens, cfg.variational,
-                         cfg.init_logvar) for _ in range(n_slots))
+            GaussianHead(feature_dim, text_width, cfg.generator_rank, tokens, cfg.variational, cfg.init_logvar)
+            for _ in range(n_slots)
+        )
         self.prior = None
         if cfg.class_prior:
             code_dim = text_width if cfg.prior_code == "posterior_mean" else feature_dim
             self.prior = nn.ModuleList(
                 GaussianHead(code_dim, text_width, cfg.generator_rank, tokens, True, cfg.init_logvar)
-                for _ in range(n_slots))
+                for _ in range(n_slots)
+            )
 
     def bound(self, logvar: torch.Tensor) -> torch.Tensor:
         return soft_clamp(logvar, self.cfg.logvar_min, self.cfg.logvar_max)
@@ -136,39 +138,45 @@ class TextLatents(nn.Module):
         if self.cfg.prior_code != "posterior_mean":  # feature codes: scaled like the posterior's
             class_codes = [self.scaled(code) for code in class_codes]
         outs = [net(code) for net, code in zip(self.prior, class_codes)]
-        return (torch.stack([m for m, _ in outs]),
-                self.bound(torch.stack([v for _, v in outs])))
+        return (torch.stack([m for m, _ in outs]), self.bound(torch.stack([v for _, v in outs])))
 
 
-def sample_latents(mean: torch.Tensor, logvar: Optional[torch.Tensor], n_samples: int,
-                   n_tokens: int, generator: Optional[torch.Generator] = None,
-                   noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+def sample_latents(
+    mean: torch.Tensor,
+    logvar: Optional[torch.Tensor],
+    n_samples: int,
+    n_tokens: int,
+    generator: Optional[torch.Generator] = None,
+    noise: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Reparameterised draws z = mu + sigma * eps, one eps per token: (P, B, S, K, D) in fp32.
 
     ``logvar=None`` (deterministic rows, mean approximation) returns z = mu for every sample.
     ``noise`` (P, B, S, K, D) overrides eps (per-image seeded draws, or tests comparing paths).
     """
     p, b, t, d = mean.shape
-    mu = mean[:, :, None].expand(p, b, n_samples, n_tokens, d) if t == 1 else \
-        mean[:, :, None].expand(p, b, n_samples, t, d)
+    mu = (
+        mean[:, :, None].expand(p, b, n_samples, n_tokens, d)
+        if t == 1
+        else mean[:, :, None].expand(p, b, n_samples, t, d)
+    )
     if logvar is None:
         return mu
     if noise is None:
-        noise = torch.randn(p, b, n_samples, n_tokens, d, device=mean.device,
-                            dtype=torch.float32, generator=generator)
+        noise = torch.randn(p, b, n_samples, n_tokens, d, device=mean.device, dtype=torch.float32, generator=generator)
     return mu + torch.exp(0.5 * logvar)[:, :, None] * noise.to(mean.device, torch.float32)
 
 
-def per_image_noise(seeds: Sequence[int], shape: Tuple[int, int, int, int],
-                    device: torch.device) -> torch.Tensor:
+def per_image_noise(seeds: Sequence[int], shape: Tuple[int, int, int, int], device: torch.device) -> torch.Tensor:
     """eps for each image from its own CPU generator: shape (P, S, K, D) per image -> (P, B, S, K, D).
 
     With ``seeds`` derived from (run seed, image index in the split) every image gets the same
     draws whatever batch it shares and whatever the batch size or device (drawn on the CPU).
     """
     p, n_samples, k, d = shape
-    draws = [torch.randn(n_samples, p, k, d, generator=torch.Generator().manual_seed(int(s)))
-             for s in seeds]  # sample-major, so the first S draws of a larger S are the same
+    draws = [
+        torch.randn(n_samples, p, k, d, generator=torch.Generator().manual_seed(int(s))) for s in seeds
+    ]  # sample-major, so the first S draws of a larger S are the same
     return torch.stack(draws).permute(2, 0, 1, 3, 4).to(device)
 
 
@@ -215,14 +223,13 @@ class LatentStatistics:
         self.scale = None
 
     @torch.no_grad()
-    def update(self, mean: torch.Tensor, logvar: Optional[torch.Tensor], cfg: VaMPConfig,
-               shared: torch.Tensor) -> None:
+    def update(self, mean: torch.Tensor, logvar: Optional[torch.Tensor], cfg: VaMPConfig, shared: torch.Tensor) -> None:
         """``mean`` / ``logvar`` (P, B, T, D) of one batch, ``shared`` (P, K, D)."""
         ones = torch.ones(mean.shape[0], 1, 1, 1, device=mean.device)
-        scale = latent_offsets(ones, cfg, shared).flatten()                  # c_i, (P,)
+        scale = latent_offsets(ones, cfg, shared).flatten()  # c_i, (P,)
         rms = shared.detach().float().pow(2).mean((-1, -2)).sqrt()
-        offset = mean.float() * (scale / rms).view(-1, 1, 1, 1)             # relative units
-        flat = offset.flatten(2)                                            # (P, B, T*D)
+        offset = mean.float() * (scale / rms).view(-1, 1, 1, 1)  # relative units
+        flat = offset.flatten(2)  # (P, B, T*D)
         self.count += flat.shape[1]
         self.sum_mean = _add(self.sum_mean, flat.sum(1))
         self.sum_sq = _add(self.sum_sq, flat.pow(2).sum(1))
@@ -236,9 +243,8 @@ class LatentStatistics:
             return {}
         mean = self.sum_mean / self.count
         second = self.sum_sq / self.count
-        spread = (second - mean.pow(2)).clamp_min(0).mean(-1).sqrt()        # (P,)
-        out = {"offset_spread": float(spread.mean()),
-               "offset_size": float(second.mean(-1).sqrt().mean())}
+        spread = (second - mean.pow(2)).clamp_min(0).mean(-1).sqrt()  # (P,)
+        out = {"offset_spread": float(spread.mean()), "offset_size": float(second.mean(-1).sqrt().mean())}
         if self.sum_sigma is not None:
             sigma = self.sum_sigma.cpu() / self.count
             out["sigma"] = float(sigma.mean())

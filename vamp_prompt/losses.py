@@ -6,6 +6,7 @@ The expectation is estimated with the S reparameterised samples. -log p(y|x,z) i
 loss: MMRL's (cross-entropy of the class and representation heads, weighted a and 1 - a, plus
 the zero-shot consistency terms weighted lambda) or MaPLe's (cross-entropy of its one head).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ import torch
 from torch.nn import functional as F
 
 
-def gaussian_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor,
-                logvar_p: torch.Tensor) -> torch.Tensor:
+def gaussian_kl(
+    mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
     """Elementwise KL(N(mean_q, exp(logvar_q)) || N(mean_p, exp(logvar_p))), in fp32:
 
         0.5 * ( [exp(v) - 1 - v] + (mean_q - mean_p)^2 / exp(logvar_p) ),   v = logvar_q - logvar_p
@@ -31,8 +33,14 @@ def gaussian_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tens
     return 0.5 * (variance_term + (mean_q - mean_p).pow(2) * torch.exp(-logvar_p))
 
 
-def layer_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor,
-             logvar_p: torch.Tensor, n_tokens: int, reduction: str) -> torch.Tensor:
+def layer_kl(
+    mean_q: torch.Tensor,
+    logvar_q: torch.Tensor,
+    mean_p: torch.Tensor,
+    logvar_p: torch.Tensor,
+    n_tokens: int,
+    reduction: str,
+) -> torch.Tensor:
     """KL over each slot's K x D latent tokens, summed over slots, averaged over the batch.
 
     Inputs are (P, B, T, D) with T = 1 (the K tokens share one Gaussian: the K x D KL is K times
@@ -51,8 +59,9 @@ def repeat_labels(labels: torch.Tensor, n_samples: int) -> torch.Tensor:
     return labels[:, None].expand(-1, n_samples).reshape(-1)
 
 
-def consistency_terms(image_feature: torch.Tensor, zero_shot_image: torch.Tensor,
-                      text_zero_shot_cos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def consistency_terms(
+    image_feature: torch.Tensor, zero_shot_image: torch.Tensor, text_zero_shot_cos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """MMRL's regularisers 1 - cos(f_cls, f_zs) and 1 - mean_c cos(t_c, t_c^zs).
 
     ``text_zero_shot_cos`` is cos(t_c, t_c^zs) per prompt set and class, (M, C): M = 1 for
@@ -65,8 +74,8 @@ def consistency_terms(image_feature: torch.Tensor, zero_shot_image: torch.Tensor
 @dataclass
 class LossParts:
     total: torch.Tensor
-    likelihood: torch.Tensor      # -log p(y | x, z), averaged over samples (the base's loss)
-    kl: torch.Tensor              # sum over slots of the KL, before beta
+    likelihood: torch.Tensor  # -log p(y | x, z), averaged over samples (the base's loss)
+    kl: torch.Tensor  # sum over slots of the KL, before beta
     ce_cls: torch.Tensor
     ce_rep: torch.Tensor
     image_consistency: torch.Tensor
@@ -81,11 +90,18 @@ def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float().reshape(b * s, c), repeat_labels(labels, s))
 
 
-def negative_elbo(logits_cls: torch.Tensor, logits_rep: Optional[torch.Tensor],
-                  labels: torch.Tensor, image_feature: torch.Tensor,
-                  zero_shot_image: Optional[torch.Tensor], text_zero_shot_cos: Optional[torch.Tensor],
-                  fusion_alpha: float, consistency_weight: float,
-                  kl: Optional[torch.Tensor], kl_weight: float) -> LossParts:
+def negative_elbo(
+    logits_cls: torch.Tensor,
+    logits_rep: Optional[torch.Tensor],
+    labels: torch.Tensor,
+    image_feature: torch.Tensor,
+    zero_shot_image: Optional[torch.Tensor],
+    text_zero_shot_cos: Optional[torch.Tensor],
+    fusion_alpha: float,
+    consistency_weight: float,
+    kl: Optional[torch.Tensor],
+    kl_weight: float,
+) -> LossParts:
     """The objective; logits are (B, S, C). ``kl=None``: a deterministic row (the base's loss).
 
     MMRL:  likelihood = a * CE(cls) + (1 - a) * CE(rep) + lambda * (image + text consistency)
@@ -99,11 +115,17 @@ def negative_elbo(logits_cls: torch.Tensor, logits_rep: Optional[torch.Tensor],
         likelihood = ce_cls
     else:
         ce_rep = _cross_entropy(logits_rep, labels)
-        image_term, text_term = consistency_terms(image_feature, zero_shot_image,
-                                                  text_zero_shot_cos)
-        likelihood = (fusion_alpha * ce_cls + (1.0 - fusion_alpha) * ce_rep
-                      + consistency_weight * (image_term + text_term))
+        image_term, text_term = consistency_terms(image_feature, zero_shot_image, text_zero_shot_cos)
+        likelihood = (
+            fusion_alpha * ce_cls + (1.0 - fusion_alpha) * ce_rep + consistency_weight * (image_term + text_term)
+        )
     kl_value = zero if kl is None else kl
-    return LossParts(total=likelihood + kl_weight * kl_value, likelihood=likelihood, kl=kl_value,
-                     ce_cls=ce_cls, ce_rep=ce_rep, image_consistency=image_term,
-                     text_consistency=text_term)
+    return LossParts(
+        total=likelihood + kl_weight * kl_value,
+        likelihood=likelihood,
+        kl=kl_value,
+        ce_cls=ce_cls,
+        ce_rep=ce_rep,
+        image_consistency=image_term,
+        text_consistency=text_term,
+    )

@@ -100,9 +100,7 @@ def _as_sample_probs(probs: Tensor) -> Tensor:
     if probs.dim() == 2:
         probs = probs.unsqueeze(1)
     if probs.dim() != 3:
-        raise ValueError(
-            f"expected probabilities [N, C] or [N, S, C], got shape {tuple(probs.shape)}"
-        )
+        raise ValueError(f"expected probabilities [N, C] or [N, S, C], got shape {tuple(probs.shape)}")
     if probs.numel() and (probs.min() < -1e-6 or probs.max() > 1 + 1e-6):
         raise ValueError("values outside [0, 1]: pass probabilities (see probs_from_logits)")
     return probs.detach().to(torch.float64)
@@ -142,9 +140,7 @@ def _image_stats(sample_probs: Tensor, labels: Tensor | None) -> dict[str, Tenso
     return stats
 
 
-def reliability_bins(
-    confidences: Tensor, correct: Tensor, n_bins: int = DEFAULT_N_BINS
-) -> dict[str, Any]:
+def reliability_bins(confidences: Tensor, correct: Tensor, n_bins: int = DEFAULT_N_BINS) -> dict[str, Any]:
     """Equal-width reliability bins of the top-1 confidence.
 
     Bin ``b`` holds confidences in ``(b/n_bins, (b+1)/n_bins]``; 0 goes to the first bin and
@@ -255,9 +251,7 @@ class UncertaintyAccumulator:
         if self.num_samples is None:
             self.num_samples = s
         elif s != self.num_samples:
-            raise ValueError(
-                f"batch has {s} samples per image, earlier batches had {self.num_samples}"
-            )
+            raise ValueError(f"batch has {s} samples per image, earlier batches had {self.num_samples}")
         labels = _check_labels(labels, b, c).to(probs.device)
         stats = _image_stats(probs, labels)
         stats["label"] = labels
@@ -332,9 +326,7 @@ class SampleSweepAccumulator:
     def update(self, sample_logits: Tensor, labels: Tensor) -> None:
         """Add a batch of logits ``[B, S_max, C]`` with ``S_max >= max(samples)``."""
         if sample_logits.dim() != 3 or sample_logits.shape[1] < self.samples[-1]:
-            raise ValueError(
-                f"need logits [B, S>={self.samples[-1]}, C], got {tuple(sample_logits.shape)}"
-            )
+            raise ValueError(f"need logits [B, S>={self.samples[-1]}, C], got {tuple(sample_logits.shape)}")
         probs = probs_from_logits(sample_logits)
         for s, acc in zip(self.samples, self._accs):
             acc.update_probs(probs[:, :s], labels)
@@ -344,9 +336,7 @@ class SampleSweepAccumulator:
         return [acc.compute() for acc in self._accs]
 
 
-def summarize_predictions(
-    sample_probs: Tensor, labels: Tensor, n_bins: int = DEFAULT_N_BINS
-) -> dict[str, float]:
+def summarize_predictions(sample_probs: Tensor, labels: Tensor, n_bins: int = DEFAULT_N_BINS) -> dict[str, float]:
     """All metrics of a whole split from probabilities ``[N, S, C]`` (or ``[N, C]``).
 
     Returns ``accuracy``, ``macro_f1``, ``ece`` (all %), ``nll``, ``brier``,
@@ -395,9 +385,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def write_metrics_json(
-    path: PathLike, metrics: Mapping[str, Any], extra: Mapping[str, Any] | None = None
-) -> Path:
+def write_metrics_json(path: PathLike, metrics: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Path:
     """Write ``metrics`` merged with ``extra`` as one flat JSON object, atomically.
 
     ``extra`` may not redefine a metric key (ValueError). Tensors/numpy scalars become

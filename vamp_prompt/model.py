@@ -9,6 +9,7 @@ Per batch of B images with S posterior samples and C classes:
 The prompt injection lives in :mod:`vamp_prompt.towers`, the objective in
 :mod:`vamp_prompt.losses`, the posterior / prior networks in :mod:`vamp_prompt.latents`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,20 +30,21 @@ from .towers import ClassBuckets, PromptedTextTower, PromptedVisionTower
 
 @dataclass
 class ModelOutput:
-    logits_cls: torch.Tensor                     # (B, S, C)  scale * cos(f_cls, t)
-    logits_rep: Optional[torch.Tensor]           # (B, S, C)  scale * cos(f_rep, t); MMRL only
-    image_feature: torch.Tensor                  # (B, E) prompted CLS feature
-    zero_shot_image: Optional[torch.Tensor]      # (B, E) frozen CLIP feature f_x (unnormalised)
-    text_zero_shot_cos: Optional[torch.Tensor]   # (M, C) cos(t, t_zs) per prompt set; MMRL only
-    posterior_mean: Optional[torch.Tensor] = None    # (P, B, T, D) latent means, fp32
+    logits_cls: torch.Tensor  # (B, S, C)  scale * cos(f_cls, t)
+    logits_rep: Optional[torch.Tensor]  # (B, S, C)  scale * cos(f_rep, t); MMRL only
+    image_feature: torch.Tensor  # (B, E) prompted CLS feature
+    zero_shot_image: Optional[torch.Tensor]  # (B, E) frozen CLIP feature f_x (unnormalised)
+    text_zero_shot_cos: Optional[torch.Tensor]  # (M, C) cos(t, t_zs) per prompt set; MMRL only
+    posterior_mean: Optional[torch.Tensor] = None  # (P, B, T, D) latent means, fp32
     posterior_logvar: Optional[torch.Tensor] = None  # (P, B, T, D), None when deterministic
 
     def logits(self, head: str, fusion_alpha: float) -> torch.Tensor:
         return head_logits(self.logits_cls, self.logits_rep, head, fusion_alpha)
 
 
-def head_logits(logits_cls: torch.Tensor, logits_rep: Optional[torch.Tensor], head: str,
-                fusion_alpha: float) -> torch.Tensor:
+def head_logits(
+    logits_cls: torch.Tensor, logits_rep: Optional[torch.Tensor], head: str, fusion_alpha: float
+) -> torch.Tensor:
     """Logits of one head: ``cls``, ``rep`` or ``fusion`` = a * cls + (1 - a) * rep.
 
     A base with one head (MaPLe) answers every head with it.
@@ -77,8 +79,7 @@ class VaMPModel(nn.Module):
         super().__init__()
         depth = len(clip_model.transformer.resblocks)
         if len(clip_model.visual.transformer.resblocks) != depth:
-            raise ValueError(f"towers of different depth "
-                             f"({len(clip_model.visual.transformer.resblocks)} vs {depth})")
+            raise ValueError(f"towers of different depth ({len(clip_model.visual.transformer.resblocks)} vs {depth})")
         self.cfg = cfg
         base = build_base(cfg, clip_model)
         self.text_tower = PromptedTextTower(clip_model, base.text_layout)
@@ -86,12 +87,13 @@ class VaMPModel(nn.Module):
         self.text_tower.requires_grad_(False)
         self.vision_tower.requires_grad_(False)
         embed_dim = clip_model.text_projection.shape[1]
-        latents = (TextLatents(cfg, base.text_layout.n_slots, base.n_tokens, embed_dim,
-                               self.text_tower.width)
-                   if cfg.sample_specific and base.text_layout.has_prompts else None)
+        latents = (
+            TextLatents(cfg, base.text_layout.n_slots, base.n_tokens, embed_dim, self.text_tower.width)
+            if cfg.sample_specific and base.text_layout.has_prompts
+            else None
+        )
         self.prompt_learner = PromptLearner(base, latents)
-        self.register_buffer("logit_scale",
-                             base.logit_scale(clip_model.logit_scale, cfg.logit_scale).clone())
+        self.register_buffer("logit_scale", base.logit_scale(clip_model.logit_scale, cfg.logit_scale).clone())
         self.prototype_bank = PrototypeBank(embed_dim)
         self.classnames: List[str] = []
         self.template = "a photo of a {}."
@@ -132,10 +134,10 @@ class VaMPModel(nn.Module):
         """Trainable parameters per component (MMRL 4,992,256 and MaPLe 3,555,072 for ViT-B/16)."""
         counts = dict(self.base.parameter_counts())
         latents = self.latents
-        counts["posterior_networks"] = 0 if latents is None else sum(
-            p.numel() for p in latents.posterior.parameters())
-        counts["prior_networks"] = 0 if latents is None or latents.prior is None else sum(
-            p.numel() for p in latents.prior.parameters())
+        counts["posterior_networks"] = 0 if latents is None else sum(p.numel() for p in latents.posterior.parameters())
+        counts["prior_networks"] = (
+            0 if latents is None or latents.prior is None else sum(p.numel() for p in latents.prior.parameters())
+        )
         counts["total"] = sum(counts.values())
         return counts
 
@@ -149,8 +151,7 @@ class VaMPModel(nn.Module):
         self._class_cache = None
         self._text_cache = None
 
-    def set_prototype_features(self, features: torch.Tensor, labels: torch.Tensor,
-                               num_classes: int) -> None:
+    def set_prototype_features(self, features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
         """The offline frozen features (N, E) and labels of the training images (class prior)."""
         self.prototype_bank.set(features, labels, num_classes)
 
@@ -161,9 +162,14 @@ class VaMPModel(nn.Module):
     def _cache_key(self, device: torch.device) -> tuple:
         params = list(self.text_tower.parameters())
         autocast = torch.is_autocast_enabled(device.type)
-        return (tuple(self.classnames), self.template, device, autocast,
-                torch.get_autocast_dtype(device.type) if autocast else None,
-                tuple((p.data_ptr(), p._version) for p in params))
+        return (
+            tuple(self.classnames),
+            self.template,
+            device,
+            autocast,
+            torch.get_autocast_dtype(device.type) if autocast else None,
+            tuple((p.data_ptr(), p._version) for p in params),
+        )
 
     def class_states(self, device: torch.device) -> Tuple[ClassBuckets, Optional[torch.Tensor]]:
         """(class prompts bucketed by length with their text prefixes, normalised zero-shot text
@@ -180,8 +186,7 @@ class VaMPModel(nn.Module):
             ids = self.base.class_token_ids(self.classnames, self.template).to(device)
             with torch.no_grad():
                 buckets = self.text_tower.prefix_buckets(ids)
-                zero_shot = self.zero_shot_text_features(device) \
-                    if self.needs_zero_shot_text else None
+                zero_shot = self.zero_shot_text_features(device) if self.needs_zero_shot_text else None
             self._class_cache = (key, buckets, zero_shot)
         return self._class_cache[1], self._class_cache[2]
 
@@ -194,8 +199,9 @@ class VaMPModel(nn.Module):
         features = self.text_tower(ids, None)
         return F.normalize(features.float(), dim=-1)
 
-    def shared_text_features(self, buckets: ClassBuckets, prompt_sets: Optional[torch.Tensor],
-                             device: torch.device) -> torch.Tensor:
+    def shared_text_features(
+        self, buckets: ClassBuckets, prompt_sets: Optional[torch.Tensor], device: torch.device
+    ) -> torch.Tensor:
         """Normalised text features (C, E) of one prompt set for every image of the batch.
 
         Without latents (the set is the base's own) and without gradients they depend only on
@@ -205,21 +211,31 @@ class VaMPModel(nn.Module):
         """
         cacheable = not torch.is_grad_enabled() and self.latents is None  # else image-specific
         if cacheable:
-            key = (self._cache_key(device), self.text_pass_method, prompt_sets is None,
-                   tuple((p.data_ptr(), p._version) for p in self.base.parameters()))
+            key = (
+                self._cache_key(device),
+                self.text_pass_method,
+                prompt_sets is None,
+                tuple((p.data_ptr(), p._version) for p in self.base.parameters()),
+            )
             if self._text_cache is not None and self._text_cache[0] == key:
                 return self._text_cache[1]
-        text = encode_text_sets(self.text_tower, buckets, prompt_sets, self.cfg.text_chunk_mb,
-                                method=self.text_pass_method)[0]
+        text = encode_text_sets(
+            self.text_tower, buckets, prompt_sets, self.cfg.text_chunk_mb, method=self.text_pass_method
+        )[0]
         text = F.normalize(text.float(), dim=-1)
         if cacheable:
             self._text_cache = (key, text)
         return text
 
     # ---------------------------------------------------------------------------------- forward
-    def text_prompt_sets(self, zero_shot_image: Optional[torch.Tensor], n_samples: int,
-                         mean_only: bool, noise: Optional[torch.Tensor],
-                         generator: Optional[torch.Generator]):
+    def text_prompt_sets(
+        self,
+        zero_shot_image: Optional[torch.Tensor],
+        n_samples: int,
+        mean_only: bool,
+        noise: Optional[torch.Tensor],
+        generator: Optional[torch.Generator],
+    ):
         """Text prompt sets (P, M, K, D): one shared set (the base alone, M = 1) or one per image
         and sample (M = B * S), with the posterior's mean and log-variance."""
         shared = self.base.text_tokens()  # (P, K, D)
@@ -229,16 +245,20 @@ class VaMPModel(nn.Module):
         mean, logvar = self.latents.posterior_params(image_code)
         stochastic = logvar is not None and not mean_only
         n_samples = n_samples if stochastic else 1
-        z = sample_latents(mean, logvar if stochastic else None, n_samples, self.base.n_tokens,
-                           generator, noise)
+        z = sample_latents(mean, logvar if stochastic else None, n_samples, self.base.n_tokens, generator, noise)
         p, b = z.shape[:2]
         offsets = latent_offsets(z, self.cfg, shared).reshape(p, b * n_samples, *z.shape[3:])
         return shared[:, None] + offsets, n_samples, mean, logvar
 
-    def forward(self, images: torch.Tensor, n_samples: Optional[int] = None,
-                mean_only: bool = False, noise: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None,
-                loss_terms: bool = True) -> ModelOutput:
+    def forward(
+        self,
+        images: torch.Tensor,
+        n_samples: Optional[int] = None,
+        mean_only: bool = False,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+        loss_terms: bool = True,
+    ) -> ModelOutput:
         """Logits of all heads for S posterior samples per image.
 
         ``n_samples`` defaults to ``train_samples`` when the prompt modules are in training mode
@@ -254,57 +274,70 @@ class VaMPModel(nn.Module):
         text_prompts = base.text_layout.has_prompts
         vision_prompts = base.vision_tokens() if base.vision_layout.has_prompts else None
         need_zero_shot = self.latents is not None or ("rep" in base.heads and loss_terms)
-        vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot,
-                                   read_only=self.vision_read_only)
-        features = base.image_features(vision, self.vision_tower) if vision.states is not None \
+        vision = self.vision_tower(images, vision_prompts, zero_shot=need_zero_shot, read_only=self.vision_read_only)
+        features = (
+            base.image_features(vision, self.vision_tower)
+            if vision.states is not None
             else {head: vision.cls for head in base.heads}
-        image_dirs = torch.stack([F.normalize(features[h].float(), dim=-1) for h in base.heads],
-                                 dim=1)                                           # (B, H, E)
+        )
+        image_dirs = torch.stack([F.normalize(features[h].float(), dim=-1) for h in base.heads], dim=1)  # (B, H, E)
 
         if n_samples is None:
             n_samples = cfg.train_samples if self.prompt_learner.training else cfg.test_samples
         prompt_sets, n_samples, post_mean, post_logvar = self.text_prompt_sets(
-            vision.zero_shot, n_samples, mean_only, noise, generator)
+            vision.zero_shot, n_samples, mean_only, noise, generator
+        )
 
         batch = images.shape[0]
         budget = cfg.text_chunk_mb
         if prompt_sets.shape[1] == 1:
             # One prompt set for all images: C text features, scored against every image.
-            text = self.shared_text_features(buckets, prompt_sets if text_prompts else None,
-                                             images.device)                  # (C, E)
-            cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]     # (B, 1, H, C)
+            text = self.shared_text_features(buckets, prompt_sets if text_prompts else None, images.device)  # (C, E)
+            cos = torch.einsum("bhe,ce->bhc", image_dirs, text)[:, None]  # (B, 1, H, C)
             text_cos = None if zero_shot_text is None else (text * zero_shot_text).sum(-1)[None]
         else:
             # One prompt set per (image, sample): reduce each chunk to a few cosines per pair.
-            def scores(feats: torch.Tensor, set_index: torch.Tensor,
-                       class_index: torch.Tensor) -> torch.Tensor:
+            def scores(feats: torch.Tensor, set_index: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
                 t = F.normalize(feats.float(), dim=-1)
                 out = [torch.einsum("nhe,ne->nh", image_dirs[set_index // n_samples], t)]
                 if zero_shot_text is not None:
                     out.append((t * zero_shot_text[class_index]).sum(-1, keepdim=True))
                 return torch.cat(out, dim=-1)
 
-            pair_scores = encode_text_sets(self.text_tower, buckets, prompt_sets, budget, scores,
-                                           method=self.text_pass_method)
+            pair_scores = encode_text_sets(
+                self.text_tower, buckets, prompt_sets, budget, scores, method=self.text_pass_method
+            )
             n_heads = image_dirs.shape[1]
             cos = pair_scores.reshape(batch, n_samples, -1, pair_scores.shape[-1])
-            cos = cos[..., :n_heads].transpose(2, 3)                           # (B, S, H, C)
+            cos = cos[..., :n_heads].transpose(2, 3)  # (B, S, H, C)
             text_cos = pair_scores[..., n_heads] if zero_shot_text is not None else None
 
         scale = self.logit_scale.float()
         logits = {h: scale * cos[:, :, i] for i, h in enumerate(base.heads)}
-        return ModelOutput(logits_cls=logits["cls"], logits_rep=logits.get("rep"),
-                           image_feature=features["cls"], zero_shot_image=vision.zero_shot,
-                           text_zero_shot_cos=text_cos, posterior_mean=post_mean,
-                           posterior_logvar=post_logvar)
+        return ModelOutput(
+            logits_cls=logits["cls"],
+            logits_rep=logits.get("rep"),
+            image_feature=features["cls"],
+            zero_shot_image=vision.zero_shot,
+            text_zero_shot_cos=text_cos,
+            posterior_mean=post_mean,
+            posterior_logvar=post_logvar,
+        )
 
     # ------------------------------------------------------------------------------------- loss
-    def prior_codes(self, labels: torch.Tensor, zero_shot_image: Optional[torch.Tensor],
-                    mode: Optional[str] = None) -> List[torch.Tensor]:
+    def prior_codes(
+        self, labels: torch.Tensor, zero_shot_image: Optional[torch.Tensor], mode: Optional[str] = None
+    ) -> List[torch.Tensor]:
         """The class-aware prior's input for each slot (see :mod:`vamp_prompt.prototypes`)."""
         image_code = None if zero_shot_image is None else F.normalize(zero_shot_image.float(), -1)
-        codes = class_codes(mode or self.cfg.prior_code, self.prototype_bank, labels, image_code,
-                            self.latents.posterior_means, self.cfg.prototype_grad)
+        codes = class_codes(
+            mode or self.cfg.prior_code,
+            self.prototype_bank,
+            labels,
+            image_code,
+            self.latents.posterior_means,
+            self.cfg.prototype_grad,
+        )
         n_slots = self.base.text_layout.n_slots
         return [codes] * n_slots if codes.dim() == 2 else list(codes)
 
@@ -313,20 +346,33 @@ class VaMPModel(nn.Module):
         if out.posterior_logvar is None:
             return None
         if self.cfg.class_prior:
-            prior_mean, prior_logvar = self.latents.prior_params(
-                self.prior_codes(labels, out.zero_shot_image))
+            prior_mean, prior_logvar = self.latents.prior_params(self.prior_codes(labels, out.zero_shot_image))
         else:
             prior_mean = torch.zeros_like(out.posterior_mean)
             prior_logvar = torch.zeros_like(out.posterior_mean)
-        return layer_kl(out.posterior_mean, out.posterior_logvar, prior_mean, prior_logvar,
-                        self.base.n_tokens, self.cfg.kl_reduction)
+        return layer_kl(
+            out.posterior_mean,
+            out.posterior_logvar,
+            prior_mean,
+            prior_logvar,
+            self.base.n_tokens,
+            self.cfg.kl_reduction,
+        )
 
     def loss(self, out: ModelOutput, labels: torch.Tensor) -> LossParts:
         """Negative ELBO (see :mod:`vamp_prompt.losses`)."""
-        return negative_elbo(out.logits_cls, out.logits_rep, labels, out.image_feature,
-                             out.zero_shot_image, out.text_zero_shot_cos,
-                             self.cfg.fusion_alpha, self.cfg.consistency_weight,
-                             self.kl_divergence(out, labels), self.cfg.kl_weight)
+        return negative_elbo(
+            out.logits_cls,
+            out.logits_rep,
+            labels,
+            out.image_feature,
+            out.zero_shot_image,
+            out.text_zero_shot_cos,
+            self.cfg.fusion_alpha,
+            self.cfg.consistency_weight,
+            self.kl_divergence(out, labels),
+            self.cfg.kl_weight,
+        )
 
     @torch.no_grad()
     def class_prior_means(self) -> Optional[torch.Tensor]:
@@ -334,8 +380,7 @@ class VaMPModel(nn.Module):
         latents = self.latents
         if latents is None or latents.prior is None or self.prototype_bank.empty:
             return None
-        classes = torch.arange(self.prototype_bank.num_classes,
-                               device=self.prototype_bank.features.device)
+        classes = torch.arange(self.prototype_bank.num_classes, device=self.prototype_bank.features.device)
         mode = "prototype" if self.cfg.prior_code == "prototype_instance" else None  # no image
         return latents.prior_params(self.prior_codes(classes, None, mode))[0]
 
@@ -343,19 +388,25 @@ class VaMPModel(nn.Module):
         """Shape (P, S, K, D) of one image's posterior noise, or None where nothing is drawn."""
         if self.latents is None or not self.cfg.variational:
             return None
-        return (self.base.text_layout.n_slots, n_samples, self.base.n_tokens,
-                self.text_tower.width)
+        return (self.base.text_layout.n_slots, n_samples, self.base.n_tokens, self.text_tower.width)
 
     # -------------------------------------------------------------------------------- inference
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, head: str = "fusion", n_samples: Optional[int] = None,
-                mean_only: Optional[bool] = None, noise: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def predict(
+        self,
+        images: torch.Tensor,
+        head: str = "fusion",
+        n_samples: Optional[int] = None,
+        mean_only: Optional[bool] = None,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
         """Sample logits (B, S, C) of ``head``; average them with :func:`average_probabilities`."""
         if mean_only is None:
             mean_only = self.cfg.inference == "mean"
-        out = self.forward(images, n_samples=n_samples, mean_only=mean_only, noise=noise,
-                           generator=generator, loss_terms=False)
+        out = self.forward(
+            images, n_samples=n_samples, mean_only=mean_only, noise=noise, generator=generator, loss_terms=False
+        )
         return out.logits(head, self.cfg.fusion_alpha)
 
     @torch.no_grad()

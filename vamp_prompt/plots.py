@@ -119,9 +119,7 @@ def write_reliability(path: PathLike, metrics_or_bins: Any) -> Path:
     return _json_dump(path, payload)
 
 
-def write_s_sweep(
-    path: PathLike, samples: Sequence[int], metrics_list: Sequence[Mapping[str, Any]]
-) -> Path:
+def write_s_sweep(path: PathLike, samples: Sequence[int], metrics_list: Sequence[Mapping[str, Any]]) -> Path:
     """Write ``s_sweep.json`` from one metrics dict per sample count (same order as ``samples``).
 
     Every numeric key present in all dicts becomes a list (``accuracy``, ``ece``, ``nll``, ...).
@@ -154,18 +152,14 @@ def write_latents(
     layers_np = _to_numpy(layers).astype(np.int64).reshape(-1)
     post = _to_numpy(posterior_means).astype(np.float32)
     if post.ndim != 3 or post.shape[0] != layers_np.size or post.shape[1] != labels_np.size:
-        raise ValueError(
-            f"posterior_means must be [L={layers_np.size}, N={labels_np.size}, D], got {post.shape}"
-        )
+        raise ValueError(f"posterior_means must be [L={layers_np.size}, N={labels_np.size}, D], got {post.shape}")
     arrays = {"labels": labels_np, "layers": layers_np, "posterior_means": post}
     if prior_means is not None:
         prior = _to_numpy(prior_means).astype(np.float32)
         if prior.ndim != 3 or prior.shape[0] != post.shape[0] or prior.shape[2] != post.shape[2]:
             raise ValueError(f"prior_means must be [L, C, D={post.shape[2]}], got {prior.shape}")
         plabels = (
-            np.arange(prior.shape[1])
-            if prior_labels is None
-            else _to_numpy(prior_labels).astype(np.int64).reshape(-1)
+            np.arange(prior.shape[1]) if prior_labels is None else _to_numpy(prior_labels).astype(np.int64).reshape(-1)
         )
         if plabels.size != prior.shape[1]:
             raise ValueError("prior_labels must have one entry per prior mean")
@@ -193,9 +187,7 @@ def _reliability_from_csv(path: Path, n_bins: int = DEFAULT_N_BINS) -> dict[str,
     if not rows:
         raise ValueError(f"{path} has no rows")
     conf = torch.tensor([float(r["confidence"]) for r in rows], dtype=torch.float64)
-    correct = torch.tensor(
-        [int(r["prediction"]) == int(r["label"]) for r in rows], dtype=torch.float64
-    )
+    correct = torch.tensor([int(r["prediction"]) == int(r["label"]) for r in rows], dtype=torch.float64)
     return reliability_bins(conf, correct, n_bins)
 
 
@@ -324,9 +316,7 @@ def _tsne_2d(fit: np.ndarray, extra: np.ndarray | None, seed: int) -> list[np.nd
         return None
     data = fit if extra is None else np.concatenate([fit, extra])
     perplexity = float(min(30.0, max(2.0, (len(data) - 1) / 3.0)))
-    emb = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
-        data
-    )
+    emb = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(data)
     return [emb[: len(fit)]] + ([] if extra is None else [emb[len(fit) :]])
 
 
@@ -349,20 +339,13 @@ def plot_latents(
     if post.ndim != 3 or post.shape[:2] != (len(layers), len(labels)):
         raise ValueError(f"posterior_means shape {post.shape} does not match layers/labels")
     rng = np.random.default_rng(seed)
-    keep = (
-        np.sort(rng.choice(len(labels), max_points, replace=False))
-        if len(labels) > max_points
-        else None
-    )
+    keep = np.sort(rng.choice(len(labels), max_points, replace=False)) if len(labels) > max_points else None
     classes = np.unique(labels if prior_labels is None else np.concatenate([labels, prior_labels]))
     cmap_name = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "turbo"
     import matplotlib
 
     cmap = matplotlib.colormaps[cmap_name]
-    color_of = {
-        c: cmap(i / max(1, len(classes) - 1) if cmap_name == "turbo" else i)
-        for i, c in enumerate(classes)
-    }
+    color_of = {c: cmap(i / max(1, len(classes) - 1) if cmap_name == "turbo" else i) for i, c in enumerate(classes)}
     ncols = min(4, len(layers))
     nrows = math.ceil(len(layers) / ncols)
     fig = _figure(3.6 * ncols, 3.4 * nrows)
@@ -382,9 +365,7 @@ def plot_latents(
             emb = _pca_2d(pts, pri) if pri is not None else _pca_2d(pts)
         else:
             method = "t-SNE"
-        ax.scatter(
-            emb[0][:, 0], emb[0][:, 1], c=[color_of[c] for c in lab], s=6, alpha=0.7, linewidths=0
-        )
+        ax.scatter(emb[0][:, 0], emb[0][:, 1], c=[color_of[c] for c in lab], s=6, alpha=0.7, linewidths=0)
         if pri is not None:
             ax.scatter(
                 emb[1][:, 0],
@@ -405,8 +386,7 @@ def plot_latents(
     for ax in axes[len(layers) :]:
         ax.set_visible(False)
     fig.suptitle(
-        f"Posterior means per prompt layer ({method}; compactness = within / between "
-        "class distance, lower is tighter)",
+        f"Posterior means per prompt layer ({method}; compactness = within / between class distance, lower is tighter)",
         fontsize=9,
     )
     fig.tight_layout()
@@ -428,15 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m vamp_prompt.plots",
         description="Reliability, S-sweep and latent-space plots of one run.",
     )
-    parser.add_argument(
-        "run_dir", type=Path, help="run folder holding uncertainty/ (or that folder)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: the input folder)"
-    )
-    parser.add_argument(
-        "--tsne", action="store_true", help="t-SNE instead of PCA (needs scikit-learn)"
-    )
+    parser.add_argument("run_dir", type=Path, help="run folder holding uncertainty/ (or that folder)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the input folder)")
+    parser.add_argument("--tsne", action="store_true", help="t-SNE instead of PCA (needs scikit-learn)")
     parser.add_argument("--max-points", type=int, default=5000, help="points drawn per layer panel")
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
@@ -458,9 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001  (one bad input must not cost the others)
             logger.error("%s: could not plot (%s)", name, exc)
 
-    per_image = next(
-        (p for p in (src / PER_IMAGE_FILE, args.run_dir / PER_IMAGE_FILE) if p.is_file()), None
-    )
+    per_image = next((p for p in (src / PER_IMAGE_FILE, args.run_dir / PER_IMAGE_FILE) if p.is_file()), None)
     if (src / RELIABILITY_FILE).is_file():
         attempt(
             RELIABILITY_FILE,
@@ -475,16 +447,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: plot_reliability(_reliability_from_csv(per_image), out / "reliability.png"),
         )
     else:
-        logger.info(
-            "no %s or %s in %s: reliability diagram skipped", RELIABILITY_FILE, PER_IMAGE_FILE, src
-        )
+        logger.info("no %s or %s in %s: reliability diagram skipped", RELIABILITY_FILE, PER_IMAGE_FILE, src)
 
     if (src / S_SWEEP_FILE).is_file():
         attempt(
             S_SWEEP_FILE,
-            lambda: plot_s_sweep(
-                json.loads((src / S_SWEEP_FILE).read_text(encoding="utf-8")), out / "s_sweep.png"
-            ),
+            lambda: plot_s_sweep(json.loads((src / S_SWEEP_FILE).read_text(encoding="utf-8")), out / "s_sweep.png"),
         )
     else:
         logger.info("no %s in %s: S-sweep plot skipped", S_SWEEP_FILE, src)
@@ -494,9 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def latents() -> Path:
             with np.load(src / LATENTS_FILE) as npz:
                 data = {k: npz[k] for k in npz.files}
-            return plot_latents(
-                data, out / "latents.png", tsne=args.tsne, max_points=args.max_points
-            )
+            return plot_latents(data, out / "latents.png", tsne=args.tsne, max_points=args.max_points)
 
         attempt(LATENTS_FILE, latents)
     else:

@@ -14,6 +14,7 @@ prototype is a target (stop-gradient), so the KL moves the posterior towards the
 rather than moving the class's prototype. Other codes: ``prototype`` = normalise(mean_j f_j),
 ``prototype_instance`` = normalise(mean_j f_j + f_x).
 """
+
 from __future__ import annotations
 
 from typing import Iterable, List, Optional, Tuple
@@ -41,8 +42,9 @@ class PrototypeBank(nn.Module):
         labels = labels.long().cpu()
         missing = sorted(set(range(num_classes)) - set(labels.tolist()))
         if missing:
-            raise ValueError(f"no training images for classes {missing}: cannot build the "
-                             "class-aware prior's prototypes")
+            raise ValueError(
+                f"no training images for classes {missing}: cannot build the class-aware prior's prototypes"
+            )
         device = self.features.device
         self.features = F.normalize(features.detach().float(), dim=-1).to(device)
         self.labels = labels.to(device)
@@ -61,14 +63,16 @@ class PrototypeBank(nn.Module):
         """Features of the training images of ``classes`` (unique, (U,)), and for each of them
         the position of its class in ``classes``."""
         self._check()
-        hit = self.labels[:, None] == classes[None, :]       # (N, U)
+        hit = self.labels[:, None] == classes[None, :]  # (N, U)
         rows, which = torch.nonzero(hit, as_tuple=True)
         return self.features[rows], which
 
     def _check(self) -> None:
         if self.empty:
-            raise RuntimeError("the class-aware prior needs the training images' frozen features: "
-                               "call set_prototype_features() (see frozen_image_features) first")
+            raise RuntimeError(
+                "the class-aware prior needs the training images' frozen features: "
+                "call set_prototype_features() (see frozen_image_features) first"
+            )
 
 
 def class_means(values: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
@@ -81,8 +85,9 @@ def class_means(values: torch.Tensor, group: torch.Tensor, n_groups: int) -> tor
 
 
 @torch.no_grad()
-def frozen_image_features(encode: "callable", batches: Iterable[Tuple[torch.Tensor, torch.Tensor]]
-                          ) -> Tuple[torch.Tensor, torch.Tensor]:
+def frozen_image_features(
+    encode: "callable", batches: Iterable[Tuple[torch.Tensor, torch.Tensor]]
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """The offline pass: normalised frozen features (N, E) and labels (N,) of the training images.
 
     ``encode(images) -> (B, E)`` is the frozen zero-shot image encoder; ``batches`` yields
@@ -98,9 +103,14 @@ def frozen_image_features(encode: "callable", batches: Iterable[Tuple[torch.Tens
     return torch.cat(feats), torch.cat(labels)
 
 
-def class_codes(mode: str, bank: PrototypeBank, labels: torch.Tensor,
-                image_code: torch.Tensor, posterior_means: "callable",
-                prototype_grad: bool = False) -> torch.Tensor:
+def class_codes(
+    mode: str,
+    bank: PrototypeBank,
+    labels: torch.Tensor,
+    image_code: torch.Tensor,
+    posterior_means: "callable",
+    prototype_grad: bool = False,
+) -> torch.Tensor:
     """The prior's input c_y for each image of the batch.
 
     Returns (B, E) for ``prototype`` / ``prototype_instance`` (the same code for every slot), or
@@ -117,6 +127,6 @@ def class_codes(mode: str, bank: PrototypeBank, labels: torch.Tensor,
     classes, inverse = torch.unique(labels, return_inverse=True)
     features, which = bank.members(classes)
     with torch.set_grad_enabled(prototype_grad and torch.is_grad_enabled()):
-        means = posterior_means(features)                           # (P, N, T, D)
+        means = posterior_means(features)  # (P, N, T, D)
         protos = class_means(means.transpose(0, 1), which, classes.numel()).transpose(0, 1)
     return protos[:, inverse] if prototype_grad else protos[:, inverse].detach()

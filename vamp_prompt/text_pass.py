@@ -7,6 +7,7 @@ pairs sized from a memory budget, and an optional ``reduce`` turns each chunk's 
 few numbers per pair at once, so memory does not grow with the class count. In training, chunks
 are recomputed in the backward pass (checkpointing).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -26,8 +27,9 @@ def compute_dtype(states: torch.Tensor) -> torch.dtype:
     return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else states.dtype
 
 
-def sequences_per_chunk(tower: PromptedTextTower, seq_len: int, dtype: torch.dtype, grad: bool,
-                        budget_mb: float) -> int:
+def sequences_per_chunk(
+    tower: PromptedTextTower, seq_len: int, dtype: torch.dtype, grad: bool, budget_mb: float
+) -> int:
     """How many text sequences fit the activation budget ``budget_mb``.
 
     Per sequence and block: about 16 width-sized vectors per token (norms, q/k/v, attention
@@ -40,12 +42,17 @@ def sequences_per_chunk(tower: PromptedTextTower, seq_len: int, dtype: torch.dty
     per_block = (16 * seq_len * width + 2 * heads * seq_len * seq_len) * elem
     prompted_blocks = tower.depth - tower.layout.first if tower.layout.has_prompts else 1
     blocks = max(1, prompted_blocks) if grad else 2
-    return max(1, int(budget_mb * 2 ** 20 // (per_block * blocks)))
+    return max(1, int(budget_mb * 2**20 // (per_block * blocks)))
 
 
-def encode_text_sets(tower: PromptedTextTower, buckets: ClassBuckets,
-                     prompt_sets: Optional[torch.Tensor], budget_mb: float,
-                     reduce: Optional[Reduce] = None, method: str = SPLIT) -> torch.Tensor:
+def encode_text_sets(
+    tower: PromptedTextTower,
+    buckets: ClassBuckets,
+    prompt_sets: Optional[torch.Tensor],
+    budget_mb: float,
+    reduce: Optional[Reduce] = None,
+    method: str = SPLIT,
+) -> torch.Tensor:
     """Text of every (prompt set, class) pair: prompt_sets (P, M, K, D) -> (M, C, E or k).
 
     ``prompt_sets=None`` encodes the classes without prompts (M = 1). Within each length bucket
@@ -63,11 +70,17 @@ def encode_text_sets(tower: PromptedTextTower, buckets: ClassBuckets,
     n_sets = 1 if prompt_sets is None else prompt_sets.shape[1]
     n_prompt = tower.shift(prompt_sets)
     grad = torch.is_grad_enabled() and prompt_sets is not None and prompt_sets.requires_grad
-    pieces = [(index, prefix, sequences_per_chunk(
-        tower, prefix.states.shape[0] + n_prompt, compute_dtype(prefix.states), grad, budget_mb))
-        for index, prefix in buckets.buckets]
-    use_checkpoint = grad and sum(
-        -(-n_sets * index.numel() // chunk) for index, _, chunk in pieces) > 1
+    pieces = [
+        (
+            index,
+            prefix,
+            sequences_per_chunk(
+                tower, prefix.states.shape[0] + n_prompt, compute_dtype(prefix.states), grad, budget_mb
+            ),
+        )
+        for index, prefix in buckets.buckets
+    ]
+    use_checkpoint = grad and sum(-(-n_sets * index.numel() // chunk) for index, _, chunk in pieces) > 1
 
     shared = None
     if split:  # rows every class shares: once per forward, outside the (recomputed) chunks
@@ -79,21 +92,25 @@ def encode_text_sets(tower: PromptedTextTower, buckets: ClassBuckets,
         n_local = class_index.numel()
         rows = text_rows.class_rows(tower, prefix, n_prompt) if split else None
 
-        def run(pair: torch.Tensor, sets: Optional[torch.Tensor], prefix=prefix,
-                class_index=class_index, n_local=n_local, rows=rows) -> torch.Tensor:
+        def run(
+            pair: torch.Tensor,
+            sets: Optional[torch.Tensor],
+            prefix=prefix,
+            class_index=class_index,
+            n_local=n_local,
+            rows=rows,
+        ) -> torch.Tensor:
             set_index = pair // n_local
             if rows is not None:
                 feats = text_rows.class_features(tower, rows, shared, pair % n_local, set_index)
             else:
-                feats = tower.from_prefix(prefix, pair % n_local, sets,
-                                          None if sets is None else set_index)
+                feats = tower.from_prefix(prefix, pair % n_local, sets, None if sets is None else set_index)
             if reduce is None:
                 return feats
             return reduce(feats, set_index, class_index[pair % n_local])
 
         for start in range(0, n_sets * n_local, chunk):
-            pair = torch.arange(start, min(start + chunk, n_sets * n_local),
-                                device=class_index.device)
+            pair = torch.arange(start, min(start + chunk, n_sets * n_local), device=class_index.device)
             if use_checkpoint:
                 values.append(checkpoint(run, pair, prompt_sets, use_reentrant=False))
             else:

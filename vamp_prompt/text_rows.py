@@ -16,6 +16,7 @@ the class prompt's EOT position; later tokens are never read). The tower is caus
 All of it is exact (same weights, same operations per row); :func:`shared_rows` runs once per
 forward, :func:`class_features` once per chunk of pairs (see :mod:`vamp_prompt.text_pass`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,18 +62,16 @@ def shared_rows(tower: PromptedTextTower, sos: torch.Tensor, prompts: torch.Tens
         injected = tower.prompt_rows(index, prompts)
         rows = injected.to(sos.dtype) if injected is not None else rows
         is_read = index + 1 < depth and layout.slot(index + 1) is None
-        sos_qkv = projections(block, block.ln_1(sos))                          # (1, 3D)
+        sos_qkv = projections(block, block.ln_1(sos))  # (1, 3D)
         prompt_proj = projections(block, block.ln_1(rows), "qkv" if is_read else "kv")
         prompt_kv = prompt_proj[..., width:] if is_read else prompt_proj
-        kv.append(torch.cat([sos_qkv[None, :, width:].expand(n_sets, -1, -1).to(prompt_kv.dtype),
-                             prompt_kv], dim=1))
+        kv.append(torch.cat([sos_qkv[None, :, width:].expand(n_sets, -1, -1).to(prompt_kv.dtype), prompt_kv], dim=1))
         if is_read:  # the next block carries these rows forward and attends to them
             rows = rows_block(block, rows, prompt_proj[..., :width], kv[-1], mask)
         if index + 1 < depth:
             attn = block.attn
-            value = sos_qkv[:, 2 * width:]
-            sos = feed_forward(block, sos + torch.nn.functional.linear(
-                value, attn.out_proj.weight, attn.out_proj.bias))
+            value = sos_qkv[:, 2 * width :]
+            sos = feed_forward(block, sos + torch.nn.functional.linear(value, attn.out_proj.weight, attn.out_proj.bias))
     return SharedRows(kv=kv)
 
 
@@ -83,15 +82,16 @@ def class_rows(tower: PromptedTextTower, prefix: TextPrefix, n_prompt: int) -> C
     return ClassRows(rows=rows, first_qkv=projections(block, block.ln_1(rows)))
 
 
-def class_features(tower: PromptedTextTower, bucket: ClassRows, shared: SharedRows,
-                   class_index: torch.Tensor, set_index: torch.Tensor) -> torch.Tensor:
+def class_features(
+    tower: PromptedTextTower, bucket: ClassRows, shared: SharedRows, class_index: torch.Tensor, set_index: torch.Tensor
+) -> torch.Tensor:
     """Text features (N, E) of the pairs (class_index[i] of the bucket, prompt set set_index[i]).
 
     The bucket's classes share one length, so EOT is the last class row.
     """
     blocks, width = tower.transformer.resblocks, tower.width
     first, depth = tower.layout.first, tower.depth
-    x = bucket.rows[class_index]                                                # (N, T, D)
+    x = bucket.rows[class_index]  # (N, T, D)
     mask = context_mask(x.shape[1], shared.kv[0].shape[1], x.device)
     for index in range(first, depth):
         block = blocks[index]

@@ -14,6 +14,7 @@ Where a tower receives prompt tokens is described by a :class:`PromptLayout`; th
   ``ln_pre``, without positional embedding -- and deep prompts replace those positions before
   blocks 1..8; blocks 9..11 carry them forward.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ class PromptLayout:
         if self.position not in (FRONT, END):
             raise ValueError(f"prompt position must be {FRONT!r} or {END!r}, got {self.position!r}")
         if self.n_slots < 0 or not 0 <= self.first or self.first + self.n_slots > self.depth:
-            raise ValueError(f"prompt slots {self.first}..{self.first + self.n_slots - 1} do not fit "
-                             f"a {self.depth}-layer tower")
+            raise ValueError(
+                f"prompt slots {self.first}..{self.first + self.n_slots - 1} do not fit a {self.depth}-layer tower"
+            )
         if self.at_input and self.first != 0:
             raise ValueError("an input-level prompt slot must be slot 0 of block 0")
 
@@ -66,8 +68,7 @@ class PromptLayout:
         return block - self.first if self.first <= block < self.last else None
 
 
-def inject_prompts(x: torch.Tensor, prompts: torch.Tensor, insert: bool,
-                   position: str = FRONT) -> torch.Tensor:
+def inject_prompts(x: torch.Tensor, prompts: torch.Tensor, insert: bool, position: str = FRONT) -> torch.Tensor:
     """Put K prompt tokens into every sequence of ``x`` (L, N, D).
 
     ``prompts`` is (N, K, D), or (K, D) shared by all N sequences. ``insert``: the sequence grows
@@ -80,12 +81,11 @@ def inject_prompts(x: torch.Tensor, prompts: torch.Tensor, insert: bool,
     k = tokens.shape[0]
     if position == END:
         return torch.cat([x if insert else x[:-k], tokens], dim=0)
-    tail = x[1:] if insert else x[1 + k:]
+    tail = x[1:] if insert else x[1 + k :]
     return torch.cat([x[:1], tokens, tail], dim=0)
 
 
-def residual_block(block: nn.Module, x: torch.Tensor,
-                   attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+def residual_block(block: nn.Module, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """One CLIP ``ResidualAttentionBlock`` with an explicit attention mask (pre-norm transformer)."""
     h = block.ln_1(x)
     mask = None if attn_mask is None else attn_mask.to(h.dtype)
@@ -97,7 +97,7 @@ def rows_block_output(block: nn.Module, x: torch.Tensor, rows: torch.Tensor) -> 
     """A residual block's output at ``rows`` only (no mask): queries, attention output and MLP
     for those rows, keys and values from every row of ``x`` (L, N, D) -> (len(rows), N, D).
     The sequence-first face of :func:`~vamp_prompt.block_parts.rows_block`."""
-    h = block.ln_1(x).transpose(0, 1)                                   # (N, L, D)
+    h = block.ln_1(x).transpose(0, 1)  # (N, L, D)
     q, kv = projections(block, h[:, rows], "q"), projections(block, h, "kv")
     return rows_block(block, x[rows].transpose(0, 1), q, kv).transpose(0, 1)
 
@@ -112,7 +112,7 @@ class VisionOutput:
     states: Optional[torch.Tensor]  # prompted final states (L', N, D) -- [CLS, prompt rows] only
     #                                 when the last block ran at the read rows; None without prompts
     zero_shot: Optional[torch.Tensor]  # frozen CLIP image feature (N, E), if asked for
-    cls: torch.Tensor                # prompted CLS feature (N, E)
+    cls: torch.Tensor  # prompted CLS feature (N, E)
 
 
 class PromptedVisionTower(nn.Module):
@@ -140,16 +140,19 @@ class PromptedVisionTower(nn.Module):
         v = self.visual
         expected = v.conv1.kernel_size[0] * round((self.grid_tokens - 1) ** 0.5)
         if images.shape[-1] != expected or images.shape[-2] != expected:
-            raise ValueError(f"images are {tuple(images.shape[-2:])} pixels but this CLIP takes "
-                             f"{expected}x{expected}: set INPUT.SIZE ({expected}, {expected})")
+            raise ValueError(
+                f"images are {tuple(images.shape[-2:])} pixels but this CLIP takes "
+                f"{expected}x{expected}: set INPUT.SIZE ({expected}, {expected})"
+            )
         x = v.conv1(images.to(v.conv1.weight.dtype))
         x = x.flatten(2).transpose(1, 2)  # (N, grid*grid, D)
         cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
         return v.ln_pre(x).transpose(0, 1)
 
-    def run(self, x: torch.Tensor, start: int, end: int,
-            prompts: Optional[torch.Tensor], read_only: bool = False) -> torch.Tensor:
+    def run(
+        self, x: torch.Tensor, start: int, end: int, prompts: Optional[torch.Tensor], read_only: bool = False
+    ) -> torch.Tensor:
         """Blocks ``start..end-1``; ``prompts`` (P, K, D) indexed by slot, or None.
 
         ``read_only``: the tower's last block is evaluated only at the rows anything reads
@@ -185,10 +188,11 @@ class PromptedVisionTower(nn.Module):
         """The K prompt-token outputs of the final states, (K, N, D)."""
         if self.layout.position == END:
             return states[-n_tokens:]
-        return states[1:1 + n_tokens]
+        return states[1 : 1 + n_tokens]
 
-    def forward(self, images: torch.Tensor, prompts: Optional[torch.Tensor],
-                zero_shot: bool = True, read_only: bool = True) -> VisionOutput:
+    def forward(
+        self, images: torch.Tensor, prompts: Optional[torch.Tensor], zero_shot: bool = True, read_only: bool = True
+    ) -> VisionOutput:
         """One pass for the prompted features and, if ``zero_shot``, the frozen CLIP feature.
 
         ``read_only``: the last block runs only at the rows read afterwards (exact; ``states``
@@ -201,8 +205,7 @@ class PromptedVisionTower(nn.Module):
             feature = self.project_cls(self.run(x, 0, depth, None, read_only))
             return VisionOutput(None, feature if zero_shot else None, feature)
         shared = self.run(x, 0, layout.first, None)
-        frozen = (self.project_cls(self.run(shared, layout.first, depth, None, read_only))
-                  if zero_shot else None)
+        frozen = self.project_cls(self.run(shared, layout.first, depth, None, read_only)) if zero_shot else None
         states = self.run(shared, layout.first, depth, prompts, read_only)
         return VisionOutput(states, frozen, self.project_cls(states))
 
@@ -264,8 +267,14 @@ class PromptedTextTower(nn.Module):
         """How far the prompts move the EOT token (K, or 0 without prompts)."""
         return 0 if prompts is None or not self.layout.has_prompts else prompts.shape[-2]
 
-    def run(self, x: torch.Tensor, start: int, end: int, prompts: Optional[torch.Tensor],
-            prompt_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def run(
+        self,
+        x: torch.Tensor,
+        start: int,
+        end: int,
+        prompts: Optional[torch.Tensor],
+        prompt_index: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Blocks ``start..end-1`` of the text tower.
 
         ``prompts`` is (P, M, K, D) per slot, and ``prompt_index`` (N,) says which of the M prompt
@@ -280,8 +289,9 @@ class PromptedTextTower(nn.Module):
             x = residual_block(blocks[block], x, mask)
         return x
 
-    def _with_prompts(self, x: torch.Tensor, block: int, prompts: Optional[torch.Tensor],
-                      prompt_index: Optional[torch.Tensor]) -> torch.Tensor:
+    def _with_prompts(
+        self, x: torch.Tensor, block: int, prompts: Optional[torch.Tensor], prompt_index: Optional[torch.Tensor]
+    ) -> torch.Tensor:
         slot = self.layout.slot(block)
         if prompts is None or slot is None:
             return x
@@ -290,7 +300,7 @@ class PromptedTextTower(nn.Module):
             tokens = tokens[prompt_index]
         x = inject_prompts(x, tokens, insert=slot == 0)
         if slot == 0 and self.layout.at_input:  # MaPLe: positions are added after insertion
-            x = x + self.positional_embedding[:x.shape[0], None].to(x.dtype)
+            x = x + self.positional_embedding[: x.shape[0], None].to(x.dtype)
         return x
 
     def last_block_readout(self, x: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
@@ -304,8 +314,7 @@ class PromptedTextTower(nn.Module):
         h = block.ln_1(x)
         query = h[eot, columns][None]
         ignore = torch.arange(x.shape[0], device=x.device)[None, :] > eot[:, None]  # (N, L)
-        attn = block.attn(query, h, h, need_weights=False,
-                          key_padding_mask=ignore if bool(ignore.any()) else None)[0]
+        attn = block.attn(query, h, h, need_weights=False, key_padding_mask=ignore if bool(ignore.any()) else None)[0]
         y = x[eot, columns] + attn[0]
         y = y + block.mlp(block.ln_2(y))
         return self.ln_final(y) @ self.text_projection
@@ -315,8 +324,7 @@ class PromptedTextTower(nn.Module):
         picked = x[eot, torch.arange(x.shape[1], device=x.device)]
         return self.ln_final(picked) @ self.text_projection
 
-    def embed(self, token_ids: torch.Tensor, length: Optional[int] = None,
-              positions: bool = True) -> torch.Tensor:
+    def embed(self, token_ids: torch.Tensor, length: Optional[int] = None, positions: bool = True) -> torch.Tensor:
         length = token_ids.shape[1] if length is None else length
         x = self.token_embedding(token_ids[:, :length])
         if positions:
@@ -345,15 +353,19 @@ class PromptedTextTower(nn.Module):
             buckets.append((index, self.prefix(token_ids[index])))
         return ClassBuckets(buckets=buckets, num_classes=token_ids.shape[0])
 
-    def from_prefix(self, prefix: TextPrefix, class_index: torch.Tensor,
-                    prompts: Optional[torch.Tensor],
-                    prompt_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def from_prefix(
+        self,
+        prefix: TextPrefix,
+        class_index: torch.Tensor,
+        prompts: Optional[torch.Tensor],
+        prompt_index: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Finish the tower for sequences (class_index[i], prompt set prompt_index[i]) -> (N, E)."""
         layout = self.layout
         x = prefix.states[:, class_index]
         eot = prefix.eot[class_index] + self.shift(prompts)
         if prompts is None and layout.at_input and layout.has_prompts:
-            x = x + self.positional_embedding[:x.shape[0], None].to(x.dtype)
+            x = x + self.positional_embedding[: x.shape[0], None].to(x.dtype)
         start = layout.first if layout.has_prompts else self.depth
         if start == self.depth:  # no prompt slots: the prefix already ran every block
             return self.readout(x, eot)
@@ -375,7 +387,7 @@ class PromptedTextTower(nn.Module):
         if self.layout.at_input:
             positions = self.positional_embedding.to(states.dtype)
             sos = sos + positions[:1]
-            rows = rows + positions[1 + n_prompt:n_prompt + states.shape[0]]
+            rows = rows + positions[1 + n_prompt : n_prompt + states.shape[0]]
         return sos, rows.contiguous()
 
     def prompt_rows(self, block: int, prompts: torch.Tensor) -> Optional[torch.Tensor]:
@@ -387,17 +399,18 @@ class PromptedTextTower(nn.Module):
             return None
         tokens = prompts[slot]
         if slot == 0 and self.layout.at_input:
-            tokens = tokens + self.positional_embedding[1:1 + tokens.shape[1]].to(tokens.dtype)
+            tokens = tokens + self.positional_embedding[1 : 1 + tokens.shape[1]].to(tokens.dtype)
         return tokens
 
-    def forward(self, token_ids: torch.Tensor, prompts: Optional[torch.Tensor] = None,
-                truncate: bool = True) -> torch.Tensor:
+    def forward(
+        self, token_ids: torch.Tensor, prompts: Optional[torch.Tensor] = None, truncate: bool = True
+    ) -> torch.Tensor:
         """Plain full pass (all blocks); ``prompts`` (P, N, K, D) or None -> features (N, E)."""
         eot = token_ids.argmax(dim=-1)
         length = int(eot.max()) + 1 if truncate else token_ids.shape[1]
         at_input = self.layout.at_input and prompts is not None and self.layout.has_prompts
         x = self.embed(token_ids, length, positions=not at_input)
         if at_input and not truncate:  # room for the inserted tokens within the 77 positions
-            x = x[:length - prompts.shape[-2]]
+            x = x[: length - prompts.shape[-2]]
         x = self.run(x, 0, self.depth, prompts)
         return self.readout(x, eot + self.shift(prompts))

@@ -14,8 +14,14 @@ from typing import Any, List
 
 from .errors import CorruptImageError, DatasetLayoutError
 from .images import check_readable_image
-from .registry import (DATASET_CLASSES, DATASET_NAMES, REGISTERED_CLASSES, REGISTERED_NAMES,
-                       get_dataset_class, register_datasets)
+from .registry import (
+    DATASET_CLASSES,
+    DATASET_NAMES,
+    REGISTERED_CLASSES,
+    REGISTERED_NAMES,
+    get_dataset_class,
+    register_datasets,
+)
 from .splits import (
     SUBSAMPLE_CHOICES,
     fewshot_cache_path,

@@ -72,9 +72,7 @@ def resolve_root(cfg: Any) -> str:
     return root
 
 
-def entries_to_datums(
-    entries: Sequence[SplitEntry], prefix: str, source: str, part: str, fix: str
-) -> DataList:
+def entries_to_datums(entries: Sequence[SplitEntry], prefix: str, source: str, part: str, fix: str) -> DataList:
     """``Datum``s for ``(relpath, label, classname)`` entries under ``prefix``.
 
     Raises :class:`DatasetLayoutError` naming the first image that is missing.
@@ -92,9 +90,7 @@ def entries_to_datums(
     return out
 
 
-def subsample_datums(
-    *parts: Optional[DataList], subsample: str = "all"
-) -> List[Optional[DataList]]:
+def subsample_datums(*parts: Optional[DataList], subsample: str = "all") -> List[Optional[DataList]]:
     """Keep the base or new half of the classes (labels of the first part), relabelled 0..k-1."""
     if subsample == "all" or not parts or parts[0] is None:
         return list(parts)
@@ -107,9 +103,7 @@ def subsample_datums(
             continue
         out.append(
             [
-                Datum(
-                    impath=d.impath, label=mapping[d.label], domain=d.domain, classname=d.classname
-                )
+                Datum(impath=d.impath, label=mapping[d.label], domain=d.domain, classname=d.classname)
                 for d in part
                 if d.label in mapping
             ]
@@ -154,9 +148,7 @@ class CoOpDataset(DatasetBase):
         folder = type(self).dataset_dir
         self.dataset_dir = os.path.join(self.root, folder)
         self.image_dir = os.path.join(self.dataset_dir, self.image_subdir)
-        self.split_path = (
-            os.path.join(self.dataset_dir, self.split_filename) if self.split_filename else None
-        )
+        self.split_path = os.path.join(self.dataset_dir, self.split_filename) if self.split_filename else None
         self.split_fewshot_dir = os.path.join(self.dataset_dir, "split_fewshot")
         if not os.path.isdir(self.dataset_dir):
             raise DatasetLayoutError(
@@ -194,9 +186,7 @@ class CoOpDataset(DatasetBase):
             ) from exc
         keys = ("train", "val") if with_val else ("train",)
         if not isinstance(data, dict) or any(not isinstance(data.get(k), list) for k in keys):
-            raise DatasetLayoutError(
-                f"Few-shot cache {path} does not hold {' and '.join(keys)} lists. {stale}"
-            )
+            raise DatasetLayoutError(f"Few-shot cache {path} does not hold {' and '.join(keys)} lists. {stale}")
         names = {d.label: d.classname for d in reference}
         for key in keys:
             for item in data[key]:
@@ -266,14 +256,11 @@ class CoOpDataset(DatasetBase):
         fix = "re-download it"
         split = read_split_file(filepath, fix)
         return tuple(  # type: ignore[return-value]
-            entries_to_datums(split[k], path_prefix, filepath, k, fix)
-            for k in ("train", "val", "test")
+            entries_to_datums(split[k], path_prefix, filepath, k, fix) for k in ("train", "val", "test")
         )
 
     @staticmethod
-    def save_split(
-        train: DataList, val: DataList, test: DataList, filepath: str, path_prefix: str
-    ) -> None:
+    def save_split(train: DataList, val: DataList, test: DataList, filepath: str, path_prefix: str) -> None:
         """Write ``Datum`` lists as a split JSON with paths relative to ``path_prefix``."""
 
         def rel(items: DataList) -> List[SplitEntry]:
@@ -304,8 +291,7 @@ class SplitFileDataset(CoOpDataset):
         check_split_labels(split, self.split_path, self.fix)
         prefix = self.image_dir
         train, val, test = (
-            entries_to_datums(split[k], prefix, self.split_path, k, self.fix)
-            for k in ("train", "val", "test")
+            entries_to_datums(split[k], prefix, self.split_path, k, self.fix) for k in ("train", "val", "test")
         )
         self.finish(cfg, train, val, test)
 

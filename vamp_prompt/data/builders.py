@@ -64,9 +64,7 @@ def list_class_folders(folder: str, ignored: Iterable[str] = ()) -> List[str]:
     return sorted(
         name
         for name in os.listdir(folder)
-        if not name.startswith(".")
-        and name not in skip
-        and os.path.isdir(os.path.join(folder, name))
+        if not name.startswith(".") and name not in skip and os.path.isdir(os.path.join(folder, name))
     )
 
 
@@ -239,9 +237,7 @@ def build_stanford_cars_split(dataset_dir: str, rng: Any, fix: str) -> Split:
         for anno in loadmat(anno_file)["annotations"][0]:
             fname = str(anno["fname"][0])
             label = int(anno["class"][0, 0]) - 1
-            out.append(
-                (f"{image_dir}/{fname}", label, stanford_cars_classname(str(meta[label][0])))
-            )
+            out.append((f"{image_dir}/{fname}", label, stanford_cars_classname(str(meta[label][0]))))
         return out
 
     trainval = read("cars_train", os.path.join(dataset_dir, "devkit", "cars_train_annos.mat"))

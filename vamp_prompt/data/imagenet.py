@@ -100,9 +100,7 @@ class ImageNet(CoOpDataset):
         train = entries_to_datums(
             split["train"], os.path.join(self.image_dir, "train"), self.image_dir, "train", self.fix
         )
-        test = entries_to_datums(
-            split["test"], os.path.join(self.image_dir, "val"), self.image_dir, "val", self.fix
-        )
+        test = entries_to_datums(split["test"], os.path.join(self.image_dir, "val"), self.image_dir, "val", self.fix)
         return train, test
 
     def _load_preprocessed(self) -> Tuple[DataList, DataList]:
@@ -117,9 +115,7 @@ class ImageNet(CoOpDataset):
             raise DatasetLayoutError(
                 f"ImageNet cache {self.preprocessed} cannot be read ({type(exc).__name__}: {exc}). {stale}"
             ) from exc
-        if not isinstance(data, dict) or not all(
-            isinstance(data.get(k), list) and data[k] for k in ("train", "test")
-        ):
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), list) and data[k] for k in ("train", "test")):
             raise DatasetLayoutError(
                 f"ImageNet cache {self.preprocessed} does not hold non-empty train and test lists. {stale}"
             )
@@ -130,12 +126,9 @@ class ImageNet(CoOpDataset):
                 impath = getattr(item, "impath", None)
                 if impath is None or not os.path.isfile(impath):
                     raise DatasetLayoutError(
-                        f"ImageNet cache {self.preprocessed} lists the image {impath}, which does "
-                        f"not exist. {stale}"
+                        f"ImageNet cache {self.preprocessed} lists the image {impath}, which does not exist. {stale}"
                     )
-        entries = {
-            k: [(d.impath, d.label, d.classname) for d in data[k]] for k in ("train", "test")
-        }
+        entries = {k: [(d.impath, d.label, d.classname) for d in data[k]] for k in ("train", "test")}
         check_split_labels(entries, self.preprocessed, stale)
         return data["train"], data["test"]
 
@@ -168,12 +161,8 @@ class ImageNetV2(TestOnlyDataset):
         entries: List[SplitEntry] = []
         folders = list_class_folders(self.image_dir)
         if not folders:
-            raise DatasetLayoutError(
-                f"Folder {self.image_dir} has no class sub-folders ({self.fix})."
-            )
-        for folder in sorted(
-            folders, key=lambda x: (not x.isdigit(), int(x) if x.isdigit() else 0, x)
-        ):
+            raise DatasetLayoutError(f"Folder {self.image_dir} has no class sub-folders ({self.fix}).")
+        for folder in sorted(folders, key=lambda x: (not x.isdigit(), int(x) if x.isdigit() else 0, x)):
             path = os.path.join(self.image_dir, folder)
             if not folder.isdigit() or int(folder) >= len(names):
                 raise DatasetLayoutError(

@@ -43,9 +43,7 @@ class _FolderSplitDataset(SplitFileDataset):
     renames: Optional[Mapping[str, str]] = None
 
     def build_split(self, rng: Any) -> Optional[Split]:
-        return build_folder_split(
-            self.image_dir, rng, self.fix, ignored=self.ignored_folders, new_cnames=self.renames
-        )
+        return build_folder_split(self.image_dir, rng, self.fix, ignored=self.ignored_folders, new_cnames=self.renames)
 
 
 class DescribableTextures(_FolderSplitDataset):
@@ -71,8 +69,7 @@ class DescribableTextures(_FolderSplitDataset):
         fix = f"folder {image_dir}"
         split = build_folder_split(image_dir, random, fix, p_trn, p_val, ignored, new_cnames)
         return tuple(  # type: ignore[return-value]
-            entries_to_datums(split[k], image_dir, image_dir, k, fix)
-            for k in ("train", "val", "test")
+            entries_to_datums(split[k], image_dir, image_dir, k, fix) for k in ("train", "val", "test")
         )
 
 
@@ -94,9 +91,7 @@ class Caltech101(_FolderSplitDataset):
     image_subdir = "101_ObjectCategories"
     split_filename = "split_zhou_Caltech101.json"
     docs_section = "Caltech101"
-    layout = (
-        "caltech-101/101_ObjectCategories/<class>/*.jpg + caltech-101/split_zhou_Caltech101.json"
-    )
+    layout = "caltech-101/101_ObjectCategories/<class>/*.jpg + caltech-101/split_zhou_Caltech101.json"
     ignored_folders = CALTECH101_IGNORED
     renames = CALTECH101_RENAMES
 
@@ -132,8 +127,7 @@ class OxfordFlowers(SplitFileDataset):
     split_filename = "split_zhou_OxfordFlowers.json"
     docs_section = "Flowers102"
     layout = (
-        "oxford_flowers/jpg/*.jpg, imagelabels.mat, cat_to_name.json "
-        "+ oxford_flowers/split_zhou_OxfordFlowers.json"
+        "oxford_flowers/jpg/*.jpg, imagelabels.mat, cat_to_name.json + oxford_flowers/split_zhou_OxfordFlowers.json"
     )
 
     def build_split(self, rng: Any) -> Optional[Split]:
@@ -180,10 +174,7 @@ class UCF101(SplitFileDataset):
     image_subdir = "UCF-101-midframes"
     split_filename = "split_zhou_UCF101.json"
     docs_section = "UCF101"
-    layout = (
-        "ucf101/UCF-101-midframes/<Action_Name>/*.jpg, ucfTrainTestlist/ "
-        "+ ucf101/split_zhou_UCF101.json"
-    )
+    layout = "ucf101/UCF-101-midframes/<Action_Name>/*.jpg, ucfTrainTestlist/ + ucf101/split_zhou_UCF101.json"
 
     def build_split(self, rng: Any) -> Optional[Split]:
         return build_ucf101_split(self.dataset_dir, rng, self.fix)
@@ -209,9 +200,7 @@ class FGVCAircraft(CoOpDataset):
         with open(variants_file, "r", encoding="utf-8") as f:
             classnames = [line.strip() for line in f if line.strip()]
         cname2lab = {c: i for i, c in enumerate(classnames)}
-        split: Split = {
-            k: self._read_list(k, cname2lab, variants_file) for k in ("train", "val", "test")
-        }
+        split: Split = {k: self._read_list(k, cname2lab, variants_file) for k in ("train", "val", "test")}
         source = os.path.join(self.dataset_dir, "images_variant_train.txt")
         check_split_labels(split, source, self.fix)
         train, val, test = (
@@ -223,9 +212,7 @@ class FGVCAircraft(CoOpDataset):
     def _list_path(self, part: str) -> str:
         return os.path.join(self.dataset_dir, f"images_variant_{part}.txt")
 
-    def _read_list(
-        self, part: str, cname2lab: Mapping[str, int], variants_file: str
-    ) -> List[SplitEntry]:
+    def _read_list(self, part: str, cname2lab: Mapping[str, int], variants_file: str) -> List[SplitEntry]:
         path = self._list_path(part)
         if not os.path.isfile(path):
             raise DatasetLayoutError(

@@ -6,8 +6,16 @@ import importlib
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["DATASET_CLASSES", "DATASET_NAMES", "PROJECT_DATASET_CLASSES", "PROJECT_DATASET_NAMES",
-           "REGISTERED_CLASSES", "REGISTERED_NAMES", "get_dataset_class", "register_datasets"]
+__all__ = [
+    "DATASET_CLASSES",
+    "DATASET_NAMES",
+    "PROJECT_DATASET_CLASSES",
+    "PROJECT_DATASET_NAMES",
+    "REGISTERED_CLASSES",
+    "REGISTERED_NAMES",
+    "get_dataset_class",
+    "register_datasets",
+]
 
 logger = logging.getLogger(__name__)
 

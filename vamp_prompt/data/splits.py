@@ -23,7 +23,6 @@ __all__ = [
     "read_split_file",
     "write_split_file",
     "check_split_labels",
-
     "atomic_pickle_dump",
     "fewshot_cache_path",
     "get_subsample",
@@ -63,8 +62,7 @@ def read_split_file(path: str, fix: str = "see the dataset instructions") -> Spl
             raw = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetLayoutError(
-            f"Split file {path} is not valid JSON ({exc}). It is probably truncated or "
-            f"corrupt: re-download it ({fix})."
+            f"Split file {path} is not valid JSON ({exc}). It is probably truncated or corrupt: re-download it ({fix})."
         ) from exc
     if not isinstance(raw, dict):
         raise _bad_structure(path, f"the top level is a {type(raw).__name__}, not an object", fix)
@@ -139,9 +137,7 @@ def atomic_pickle_dump(obj: Any, path: str) -> None:
     atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def write_split_file(
-    path: str, split: Mapping[str, Sequence[SplitEntry]], overwrite: bool = False
-) -> None:
+def write_split_file(path: str, split: Mapping[str, Sequence[SplitEntry]], overwrite: bool = False) -> None:
     """Write a split file in the family's JSON format, atomically.
 
     Refuses (``FileExistsError``) to replace an existing file unless ``overwrite``.
@@ -162,9 +158,7 @@ def get_subsample(cfg: Any) -> str:
     value = getattr(cfg.DATASET, "SUBSAMPLE_CLASSES", "all")
     value = str(value).strip().lower()
     if value not in SUBSAMPLE_CHOICES:
-        raise ValueError(
-            f"DATASET.SUBSAMPLE_CLASSES is {value!r}; it must be one of {', '.join(SUBSAMPLE_CHOICES)}."
-        )
+        raise ValueError(f"DATASET.SUBSAMPLE_CLASSES is {value!r}; it must be one of {', '.join(SUBSAMPLE_CHOICES)}.")
     return value
 
 

@@ -34,8 +34,7 @@ DTD_CLASSES = (
 ).split()
 
 EUROSAT_FOLDERS = (
-    "AnnualCrop Forest HerbaceousVegetation Highway Industrial Pasture PermanentCrop Residential "
-    "River SeaLake"
+    "AnnualCrop Forest HerbaceousVegetation Highway Industrial Pasture PermanentCrop Residential River SeaLake"
 ).split()
 
 CALTECH101_FOLDERS = sorted(
@@ -311,9 +310,7 @@ IMAGENET_CLASSES = (
 class _Writer:
     """Draws class-coloured images and splits each class's images."""
 
-    def __init__(
-        self, root: str, folder: str, num_classes: int, per_class: int, size: int, seed: int
-    ):
+    def __init__(self, root: str, folder: str, num_classes: int, per_class: int, size: int, seed: int):
         import numpy as np
 
         self.np = np
@@ -433,9 +430,7 @@ def _write_caltech101(w: _Writer) -> None:
 
 def _write_food101(w: _Writer) -> None:
     classes = FOOD101_CLASSES[: w.n]
-    ids = {
-        c: [str(100000 + 7919 * (j * w.k + i)) for i in range(w.k)] for j, c in enumerate(classes)
-    }
+    ids = {c: [str(100000 + 7919 * (j * w.k + i)) for i in range(w.k)] for j, c in enumerate(classes)}
     _folder_dataset(
         w,
         "images",
@@ -448,9 +443,7 @@ def _write_food101(w: _Writer) -> None:
     w.text("meta/labels.txt", [c.replace("_", " ").capitalize() for c in classes])
     n_train, n_val, _ = w.counts()
     w.text("meta/train.txt", [f"{c}/{ids[c][i]}" for c in classes for i in range(n_train + n_val)])
-    w.text(
-        "meta/test.txt", [f"{c}/{ids[c][i]}" for c in classes for i in range(n_train + n_val, w.k)]
-    )
+    w.text("meta/test.txt", [f"{c}/{ids[c][i]}" for c in classes for i in range(n_train + n_val, w.k)])
 
 
 def _write_oxford_pets(w: _Writer) -> None:
@@ -507,9 +500,7 @@ def _write_oxford_flowers(w: _Writer) -> None:
 def _mat_annotations(rows: Sequence[Tuple[str, int]], with_class: bool):
     import numpy as np
 
-    fields = (
-        ["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"] + (["class"] if with_class else []) + ["fname"]
-    )
+    fields = ["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"] + (["class"] if with_class else []) + ["fname"]
     arr = np.zeros((1, len(rows)), dtype=[(f, "O") for f in fields])
     for j, (fname, label) in enumerate(rows):
         for f in fields[:4]:
@@ -531,9 +522,7 @@ def _write_stanford_cars(w: _Writer) -> None:
         cname = stanford_cars_classname(CARS_CLASSES[label])
         for i in range(w.k):
             part = w.part_of(i)
-            rows, folder = (
-                (test_rows, "cars_test") if part == "test" else (train_rows, "cars_train")
-            )
+            rows, folder = (test_rows, "cars_test") if part == "test" else (train_rows, "cars_train")
             fname = f"{len(rows) + 1:05d}.jpg"
             rows.append((fname, label))
             w.image(f"{folder}/{fname}", label)
@@ -547,12 +536,8 @@ def _write_stanford_cars(w: _Writer) -> None:
         w.path("devkit", "cars_train_annos.mat"),
         {"annotations": _mat_annotations(train_rows, True)},
     )
-    savemat(
-        w.path("devkit", "cars_test_annos.mat"), {"annotations": _mat_annotations(test_rows, False)}
-    )
-    savemat(
-        w.path("cars_test_annos_withlabels.mat"), {"annotations": _mat_annotations(test_rows, True)}
-    )
+    savemat(w.path("devkit", "cars_test_annos.mat"), {"annotations": _mat_annotations(test_rows, False)})
+    savemat(w.path("cars_test_annos_withlabels.mat"), {"annotations": _mat_annotations(test_rows, True)})
     w.split("split_zhou_StanfordCars.json", split)
 
 
@@ -658,9 +643,7 @@ def _wnid_subset_variant(w: _Writer, subdir: str, filename: Callable[[str, int],
 
 
 def _write_imagenet_a(w: _Writer) -> None:
-    _wnid_subset_variant(
-        w, "imagenet-a", lambda name, i: f"0.{i:06d}_{name.replace(' ', '_')}_{i % 3}.jpg"
-    )
+    _wnid_subset_variant(w, "imagenet-a", lambda name, i: f"0.{i:06d}_{name.replace(' ', '_')}_{i % 3}.jpg")
 
 
 def _write_imagenet_r(w: _Writer) -> None:
@@ -729,9 +712,7 @@ def _canonical(name: str) -> str:
         return lowered[key]
     if key in _ALIASES:
         return _ALIASES[key]
-    raise ValueError(
-        f"No synthetic writer for {name!r}; supported: {', '.join(SYNTHETIC_DATASETS)}"
-    )
+    raise ValueError(f"No synthetic writer for {name!r}; supported: {', '.join(SYNTHETIC_DATASETS)}")
 
 
 def write_synthetic_dataset(
@@ -755,16 +736,13 @@ def write_synthetic_dataset(
         raise ValueError(f"{canonical}: num_classes must be in 1..{max_classes}, got {num_classes}")
     if images_per_class < min_images:
         raise ValueError(
-            f"{canonical}: images_per_class must be >= {min_images} (one per split part), "
-            f"got {images_per_class}"
+            f"{canonical}: images_per_class must be >= {min_images} (one per split part), got {images_per_class}"
         )
     if image_size < 8:
         raise ValueError(f"image_size must be >= 8, got {image_size}")
     w = _Writer(root, folder, num_classes, images_per_class, image_size, seed)
     if os.path.isdir(w.dir) and os.listdir(w.dir):
-        raise FileExistsError(
-            f"Refusing to write a synthetic dataset into the non-empty folder {w.dir}"
-        )
+        raise FileExistsError(f"Refusing to write a synthetic dataset into the non-empty folder {w.dir}")
     os.makedirs(w.dir, exist_ok=True)
     writer(w)
     logger.info(
@@ -789,9 +767,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     names = SYNTHETIC_DATASETS if args.name == "all" else (args.name,)
     for name in names:
-        path = write_synthetic_dataset(
-            name, args.root, args.classes, args.images, args.size, args.seed
-        )
+        path = write_synthetic_dataset(name, args.root, args.classes, args.images, args.size, args.seed)
         print(path)
     return 0
 

@@ -5,6 +5,7 @@ stack: its own LR schedule, its own small and safe checkpoints, uncertainty metr
 Messages go through ``print`` because Dassl tees stdout into ``log.txt`` and disables ``logging``
 below WARNING for the whole process.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,24 +23,41 @@ from dassl.utils import set_random_seed
 from ..atomic import atomic_output, write_done_marker
 from ..clip_backbone import load_clip
 from ..config import HEADS
-from ..metrics import (SampleSweepAccumulator, UncertaintyAccumulator, format_metrics_lines,
-                       write_metrics_json, write_per_image_csv)
+from ..metrics import (
+    SampleSweepAccumulator,
+    UncertaintyAccumulator,
+    format_metrics_lines,
+    write_metrics_json,
+    write_per_image_csv,
+)
 from ..latents import LatentStatistics, image_seed, per_image_noise
 from ..model import VaMPModel, average_probabilities
 from ..prototypes import frozen_image_features
-from .checkpoint import (CheckpointError, check_architecture, check_class_set, latest_epoch_file,
-                         load_checkpoint, save_checkpoint)
-from .config import (VAMP_KEYS, ConfigError, canonical_task, resolved_dataset_settings,
-                     vamp_config_from_cfg)
+from .checkpoint import (
+    CheckpointError,
+    check_architecture,
+    check_class_set,
+    latest_epoch_file,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .config import VAMP_KEYS, ConfigError, canonical_task, resolved_dataset_settings, vamp_config_from_cfg
 from .schedule import build_optimizer, build_schedule
 
 #: Keys that only affect evaluation: changing them between training and testing is expected.
-EVALUATION_KEYS = ("TEST_SAMPLES", "INFERENCE", "TEXT_CHUNK_MB", "EVAL_HEAD",
-                   "SAVE_PER_IMAGE", "UNCERTAINTY_ANALYSIS", "PROTOTYPE_BATCH_SIZE",
-                   "CUDNN_BENCHMARK")
+EVALUATION_KEYS = (
+    "TEST_SAMPLES",
+    "INFERENCE",
+    "TEXT_CHUNK_MB",
+    "EVAL_HEAD",
+    "SAVE_PER_IMAGE",
+    "UNCERTAINTY_ANALYSIS",
+    "PROTOTYPE_BATCH_SIZE",
+    "CUDNN_BENCHMARK",
+)
 FEATURES_FILE = "train_features.pt"  # the offline frozen features of the training images
-MODEL_NAME = "prompt_learner"      # checkpoint sub-folder, as in the CoOp family
-RESUME_FILE = "resume.pth.tar"     # per-epoch training state, removed once training finishes
+MODEL_NAME = "prompt_learner"  # checkpoint sub-folder, as in the CoOp family
+RESUME_FILE = "resume.pth.tar"  # per-epoch training state, removed once training finishes
 SWEEP_SAMPLES = (1, 2, 5, 10, 20)
 
 
@@ -61,8 +79,7 @@ class CheckedDatasetWrapper(DatasetWrapper):
             ) from err
 
 
-def evaluation_head(task: str, subsample: str, trained_on: Optional[str], dataset: str,
-                    override: str = "auto") -> str:
+def evaluation_head(task: str, subsample: str, trained_on: Optional[str], dataset: str, override: str = "auto") -> str:
     """Which head predicts (MMRL's rule), unless TRAINER.VAMP.EVAL_HEAD forces one.
 
     * base-to-new: base classes -> fusion, new classes -> cls;
@@ -92,24 +109,29 @@ class VaMP(TrainerX):
 
     def _validate(self, cfg) -> None:
         if "VAMP" not in cfg.TRAINER:
-            raise KeyError("TRAINER.VAMP keys are missing: call "
-                           "vamp_prompt.engine.add_vamp_config(cfg) in your train.py's extend_cfg")
+            raise KeyError(
+                "TRAINER.VAMP keys are missing: call "
+                "vamp_prompt.engine.add_vamp_config(cfg) in your train.py's extend_cfg"
+            )
         missing = [k for k in VAMP_KEYS if k not in cfg.TRAINER.VAMP]
         if missing:
             raise KeyError(f"TRAINER.VAMP lacks {missing}: call add_vamp_config(cfg) first")
         if cfg.TRAINER.VAMP.PREC not in ("auto", "fp32", "fp16", "bf16"):
-            raise ValueError(f"TRAINER.VAMP.PREC must be auto, fp32, fp16 or bf16, got "
-                             f"{cfg.TRAINER.VAMP.PREC!r}")
+            raise ValueError(f"TRAINER.VAMP.PREC must be auto, fp32, fp16 or bf16, got {cfg.TRAINER.VAMP.PREC!r}")
         if cfg.TRAINER.VAMP.EVAL_HEAD not in ("auto",) + HEADS:
-            raise ValueError("TRAINER.VAMP.EVAL_HEAD must be auto, fusion, cls or rep, got "
-                             f"{cfg.TRAINER.VAMP.EVAL_HEAD!r}")
+            raise ValueError(
+                f"TRAINER.VAMP.EVAL_HEAD must be auto, fusion, cls or rep, got {cfg.TRAINER.VAMP.EVAL_HEAD!r}"
+            )
         if cfg.TEST.FINAL_MODEL != "last_step":
-            raise ValueError("VaMP evaluates the last-epoch model (the family's protocol): set "
-                             f"TEST.FINAL_MODEL last_step, not {cfg.TEST.FINAL_MODEL!r}")
+            raise ValueError(
+                "VaMP evaluates the last-epoch model (the family's protocol): set "
+                f"TEST.FINAL_MODEL last_step, not {cfg.TEST.FINAL_MODEL!r}"
+            )
         template = resolved_dataset_settings(cfg)["template"]
         if "{}" not in template:
             raise ValueError(f"TRAINER.VAMP.TEMPLATE {template!r} needs a '{{}}' for the class name")
         from .schedule import validate_optim
+
         validate_optim(cfg.OPTIM)
         canonical_task(cfg.TASK)
         vamp_config_from_cfg(cfg)  # validates every core value now, before data loading
@@ -136,7 +158,8 @@ class VaMP(TrainerX):
             raise ConfigError(
                 f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but the CLIP in MODEL.BACKBONE.NAME "
                 f"({cfg.MODEL.BACKBONE.NAME}) takes {resolution}x{resolution} images. Fix: set "
-                f"INPUT.SIZE ({resolution}, {resolution}), for training and testing alike.")
+                f"INPUT.SIZE ({resolution}, {resolution}), for training and testing alike."
+            )
         torch.backends.cudnn.benchmark = bool(cfg.TRAINER.VAMP.CUDNN_BENCHMARK)
         try:
             self.model = VaMPModel(clip_model, self.vamp_cfg).to(self.device)
@@ -145,12 +168,13 @@ class VaMP(TrainerX):
         self.classnames = list(self.dm.dataset.classnames)
         self.model.set_classes(self.classnames, settings["template"])
         base = self.vamp_cfg.base
-        details = (f"template {settings['template']!r}, lambda {settings['lambda']}, "
-                   f"d_r {settings['rep_dim']}" if base == "mmrl" else
-                   f"context {self.vamp_cfg.n_ctx} tokens from {self.vamp_cfg.ctx_init!r}, "
-                   f"depth {self.vamp_cfg.prompt_depth}")
-        print(f"VaMP variant '{self.vamp_cfg.variant}' on base {base}: {details}; "
-              f"precision {self.precision}")
+        details = (
+            f"template {settings['template']!r}, lambda {settings['lambda']}, d_r {settings['rep_dim']}"
+            if base == "mmrl"
+            else f"context {self.vamp_cfg.n_ctx} tokens from {self.vamp_cfg.ctx_init!r}, "
+            f"depth {self.vamp_cfg.prompt_depth}"
+        )
+        print(f"VaMP variant '{self.vamp_cfg.variant}' on base {base}: {details}; precision {self.precision}")
         counts = self.model.parameter_counts()
         print("Trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         self.optim = build_optimizer(self.model.trainable_parameters(), cfg.OPTIM)
@@ -195,10 +219,15 @@ class VaMP(TrainerX):
         """Frozen CLIP features of the training images (test transform), computed once and
         cached in the output dir: (N, E) and labels (N,)."""
         items = self.dm.dataset.train_x
-        inputs = (self.cfg.MODEL.BACKBONE.NAME, self.cfg.INPUT.SIZE, self.cfg.INPUT.INTERPOLATION,
-                  self.cfg.INPUT.PIXEL_MEAN, self.cfg.INPUT.PIXEL_STD, self.precision)
-        key = hashlib.sha1("\n".join([f"{d.impath}|{d.label}" for d in items]
-                                     + [repr(inputs)]).encode()).hexdigest()
+        inputs = (
+            self.cfg.MODEL.BACKBONE.NAME,
+            self.cfg.INPUT.SIZE,
+            self.cfg.INPUT.INTERPOLATION,
+            self.cfg.INPUT.PIXEL_MEAN,
+            self.cfg.INPUT.PIXEL_STD,
+            self.precision,
+        )
+        key = hashlib.sha1("\n".join([f"{d.impath}|{d.label}" for d in items] + [repr(inputs)]).encode()).hexdigest()
         cache = os.path.join(self.output_dir, FEATURES_FILE)
         if os.path.isfile(cache):
             saved = torch.load(cache, map_location="cpu", weights_only=True)
@@ -207,14 +236,18 @@ class VaMP(TrainerX):
                 return saved["features"], saved["labels"]
         print(f"Computing the frozen features of {len(items)} training images (class prototypes)")
         loader = build_data_loader(
-            self.cfg, sampler_type="SequentialSampler", data_source=items,
+            self.cfg,
+            sampler_type="SequentialSampler",
+            data_source=items,
             batch_size=self.cfg.TRAINER.VAMP.PROTOTYPE_BATCH_SIZE,
-            tfm=build_transform(self.cfg, is_train=False), is_train=False,
-            dataset_wrapper=CheckedDatasetWrapper)
+            tfm=build_transform(self.cfg, is_train=False),
+            is_train=False,
+            dataset_wrapper=CheckedDatasetWrapper,
+        )
         with self.autocast():
             features, labels = frozen_image_features(
-                self.model.zero_shot_image_features,
-                ((b["img"].to(self.device), b["label"]) for b in loader))
+                self.model.zero_shot_image_features, ((b["img"].to(self.device), b["label"]) for b in loader)
+            )
         with atomic_output(cache, "wb") as handle:
             torch.save({"key": key, "features": features, "labels": labels}, handle)
         return features, labels
@@ -236,8 +269,7 @@ class VaMP(TrainerX):
         with torch.no_grad():
             probs = average_probabilities(out.logits("fusion", self.vamp_cfg.fusion_alpha))
             acc = (probs.argmax(-1) == labels).float().mean().item() * 100
-        summary = {"loss": parts.total.item(), "nll": parts.likelihood.item(),
-                   "kl": parts.kl.item(), "acc": acc}
+        summary = {"loss": parts.total.item(), "nll": parts.likelihood.item(), "kl": parts.kl.item(), "acc": acc}
         self._track_epoch(summary, out)
         if (self.batch_idx + 1) == self.num_batches:
             self.update_lr()
@@ -252,18 +284,23 @@ class VaMP(TrainerX):
         for key, value in summary.items():
             self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + value
         if out.posterior_mean is not None:
-            self._epoch_latents.update(out.posterior_mean.detach(), None if out.posterior_logvar
-                                       is None else out.posterior_logvar.detach(), self.vamp_cfg,
-                                       self.model.base.text_tokens())
+            self._epoch_latents.update(
+                out.posterior_mean.detach(),
+                None if out.posterior_logvar is None else out.posterior_logvar.detach(),
+                self.vamp_cfg,
+                self.model.base.text_tokens(),
+            )
 
     def after_train(self) -> None:
         """Write the last epoch's training averages (loss, likelihood, KL, prompt offsets)."""
         if getattr(self, "_epoch_batches", 0):
             averages = {k: v / self._epoch_batches for k, v in self._epoch_sums.items()}
             averages.update({f"prompt_{k}": v for k, v in self._epoch_latents.compute().items()})
-            write_metrics_json(os.path.join(self.output_dir, "train_metrics.json"), averages,
-                               {"epoch": self.epoch + 1, "variant": self.vamp_cfg.variant,
-                                "base": self.vamp_cfg.base})
+            write_metrics_json(
+                os.path.join(self.output_dir, "train_metrics.json"),
+                averages,
+                {"epoch": self.epoch + 1, "variant": self.vamp_cfg.variant, "base": self.vamp_cfg.base},
+            )
         super().after_train()
         # The marker the scripts and the results command look for; written here (not only by
         # our train.py) so that a fork's own train.py produces finished runs too.
@@ -275,16 +312,21 @@ class VaMP(TrainerX):
     # ---------------------------------------------------------------------------- checkpoints
     def _payload(self, epoch: int, with_optimizer: bool) -> dict:
         payload = {
-            "state_dict": self.model.trainable_state_dict(), "epoch": epoch,
-            "vamp_config": self.vamp_cfg.to_dict(), "classnames": self.classnames,
-            "dataset": self.cfg.DATASET.NAME, "subsample": self.cfg.DATASET.SUBSAMPLE_CLASSES,
-            "task": self.cfg.TASK, "template": self.model.template,
+            "state_dict": self.model.trainable_state_dict(),
+            "epoch": epoch,
+            "vamp_config": self.vamp_cfg.to_dict(),
+            "classnames": self.classnames,
+            "dataset": self.cfg.DATASET.NAME,
+            "subsample": self.cfg.DATASET.SUBSAMPLE_CLASSES,
+            "task": self.cfg.TASK,
+            "template": self.model.template,
             "prior_means": self.prior_means_for_plots(),
             "train_settings": self.train_settings(),
         }
         if with_optimizer:
-            payload.update(optimizer=self.optim.state_dict(), scheduler=self.sched.state_dict(),
-                           torch_rng=torch.get_rng_state())
+            payload.update(
+                optimizer=self.optim.state_dict(), scheduler=self.sched.state_dict(), torch_rng=torch.get_rng_state()
+            )
             if torch.cuda.is_available():
                 payload["cuda_rng"] = torch.cuda.get_rng_state_all()
             if self.scaler is not None:
@@ -300,15 +342,32 @@ class VaMP(TrainerX):
     def train_settings(self) -> Dict[str, str]:
         """Every setting that shapes training, as strings; resuming requires them unchanged."""
         cfg = self.cfg
-        settings = {f"TRAINER.VAMP.{k}": cfg.TRAINER.VAMP[k] for k in VAMP_KEYS
-                    if k not in EVALUATION_KEYS}
-        settings.update({f"OPTIM.{k}": cfg.OPTIM[k] for k in (
-            "NAME", "LR", "WEIGHT_DECAY", "MAX_EPOCH", "LR_SCHEDULER", "WARMUP_EPOCH",
-            "WARMUP_TYPE", "WARMUP_CONS_LR")})
-        settings.update({"DATALOADER.TRAIN_X.BATCH_SIZE": cfg.DATALOADER.TRAIN_X.BATCH_SIZE,
-                         "DATASET.NUM_SHOTS": cfg.DATASET.NUM_SHOTS, "SEED": cfg.SEED,
-                         "MODEL.BACKBONE.NAME": cfg.MODEL.BACKBONE.NAME,
-                         "INPUT.SIZE": cfg.INPUT.SIZE, "INPUT.TRANSFORMS": cfg.INPUT.TRANSFORMS})
+        settings = {f"TRAINER.VAMP.{k}": cfg.TRAINER.VAMP[k] for k in VAMP_KEYS if k not in EVALUATION_KEYS}
+        settings.update(
+            {
+                f"OPTIM.{k}": cfg.OPTIM[k]
+                for k in (
+                    "NAME",
+                    "LR",
+                    "WEIGHT_DECAY",
+                    "MAX_EPOCH",
+                    "LR_SCHEDULER",
+                    "WARMUP_EPOCH",
+                    "WARMUP_TYPE",
+                    "WARMUP_CONS_LR",
+                )
+            }
+        )
+        settings.update(
+            {
+                "DATALOADER.TRAIN_X.BATCH_SIZE": cfg.DATALOADER.TRAIN_X.BATCH_SIZE,
+                "DATASET.NUM_SHOTS": cfg.DATASET.NUM_SHOTS,
+                "SEED": cfg.SEED,
+                "MODEL.BACKBONE.NAME": cfg.MODEL.BACKBONE.NAME,
+                "INPUT.SIZE": cfg.INPUT.SIZE,
+                "INPUT.TRANSFORMS": cfg.INPUT.TRANSFORMS,
+            }
+        )
         # What 'auto' and the per-dataset defaults resolved to in this run.
         settings["resolved.PREC"] = self.precision
         settings.update({f"resolved.{k}": v for k, v in resolved_dataset_settings(cfg).items()})
@@ -317,21 +376,32 @@ class VaMP(TrainerX):
     def _check_settings(self, payload: dict, path: str, ignore: tuple = ()) -> None:
         saved = payload.get("train_settings", {})
         current = self.train_settings()
-        changed = [f"{k}: {saved[k]} -> {current[k]}" for k in current
-                   if k in saved and k not in ignore and saved[k] != current[k]]
+        changed = [
+            f"{k}: {saved[k]} -> {current[k]}"
+            for k in current
+            if k in saved and k not in ignore and saved[k] != current[k]
+        ]
         if changed:
             raise CheckpointError(
                 f"{path} was trained with other settings ({'; '.join(changed)}). Fix: rerun with "
                 "the original settings, or use a new --output-dir to train from scratch (the "
-                "existing run is left as it is).")
+                "existing run is left as it is)."
+            )
 
-    def save_model(self, epoch: int, directory: str, is_best: bool = False,
-                   val_result: Optional[float] = None, model_name: str = "") -> None:
+    def save_model(
+        self,
+        epoch: int,
+        directory: str,
+        is_best: bool = False,
+        val_result: Optional[float] = None,
+        model_name: str = "",
+    ) -> None:
         """Final epoch: weights-only ``model.pth.tar-<E>``; earlier: the resume state."""
         folder = os.path.join(directory, MODEL_NAME)
         if (epoch + 1) == self.max_epoch:
-            save_checkpoint(self._payload(epoch + 1, False),
-                            os.path.join(folder, model_name or f"model.pth.tar-{epoch + 1}"))
+            save_checkpoint(
+                self._payload(epoch + 1, False), os.path.join(folder, model_name or f"model.pth.tar-{epoch + 1}")
+            )
             resume = os.path.join(folder, RESUME_FILE)
             if os.path.exists(resume):
                 os.remove(resume)
@@ -345,9 +415,15 @@ class VaMP(TrainerX):
 
     def _check(self, payload: dict, path: str, resuming: bool) -> None:
         check_architecture(payload, self.vamp_cfg.to_dict(), path)
-        check_class_set(payload, self.classnames, self.cfg.DATASET.NAME,
-                        self.cfg.DATASET.SUBSAMPLE_CLASSES, canonical_task(self.cfg.TASK), path,
-                        resuming)
+        check_class_set(
+            payload,
+            self.classnames,
+            self.cfg.DATASET.NAME,
+            self.cfg.DATASET.SUBSAMPLE_CLASSES,
+            canonical_task(self.cfg.TASK),
+            path,
+            resuming,
+        )
 
     def resume_model_if_exist(self, directory) -> int:
         folder = os.path.join(directory, MODEL_NAME)
@@ -381,21 +457,30 @@ class VaMP(TrainerX):
         if not directory:
             raise CheckpointError("--eval-only needs --model-dir (the training output directory)")
         folder = os.path.join(directory, MODEL_NAME)
-        path = (os.path.join(folder, f"model.pth.tar-{epoch}") if epoch is not None
-                else latest_epoch_file(folder) or os.path.join(folder, "model.pth.tar-<epoch>"))
+        path = (
+            os.path.join(folder, f"model.pth.tar-{epoch}")
+            if epoch is not None
+            else latest_epoch_file(folder) or os.path.join(folder, "model.pth.tar-<epoch>")
+        )
         payload = load_checkpoint(path)
         self._check(payload, path, resuming=False)
         self.model.load_trainable_state_dict(payload["state_dict"])
         self.trained_on = payload.get("dataset")
         self.saved_prior_means = payload.get("prior_means", torch.zeros(0))
         self.trained_classnames = list(payload.get("classnames", []))
-        print(f"Loaded {path} (epoch {payload['epoch']}, trained on {self.trained_on} "
-              f"{payload.get('subsample')} classes)")
+        print(
+            f"Loaded {path} (epoch {payload['epoch']}, trained on {self.trained_on} {payload.get('subsample')} classes)"
+        )
 
     # -------------------------------------------------------------------------------- testing
     def eval_head(self) -> str:
-        return evaluation_head(self.cfg.TASK, self.cfg.DATASET.SUBSAMPLE_CLASSES, self.trained_on,
-                               self.cfg.DATASET.NAME, self.cfg.TRAINER.VAMP.EVAL_HEAD)
+        return evaluation_head(
+            self.cfg.TASK,
+            self.cfg.DATASET.SUBSAMPLE_CLASSES,
+            self.trained_on,
+            self.cfg.DATASET.NAME,
+            self.cfg.TRAINER.VAMP.EVAL_HEAD,
+        )
 
     def test_noise(self, batch, n_samples: int) -> Optional[torch.Tensor]:
         """Posterior noise for each test image from its own generator, seeded by (SEED, the
@@ -413,35 +498,35 @@ class VaMP(TrainerX):
         self.set_model_mode("eval")
         self.evaluator.reset()
         split = split or self.cfg.TEST.SPLIT
-        loader = self.val_loader if split == "val" and self.val_loader is not None else \
-            self.test_loader
+        loader = self.val_loader if split == "val" and self.val_loader is not None else self.test_loader
         split = "val" if loader is self.val_loader and split == "val" else "test"
         head = self.eval_head()
         mean_only = self.vamp_cfg.inference == "mean"
         samples = self.vamp_cfg.test_samples
         drawn = samples if self.vamp_cfg.variational and not mean_only else 1
-        print(f"Evaluate on the *{split}* set (head: {head}, inference: "
-              f"{self.vamp_cfg.inference}, samples: {drawn})")
+        print(f"Evaluate on the *{split}* set (head: {head}, inference: {self.vamp_cfg.inference}, samples: {drawn})")
         metrics = UncertaintyAccumulator()
         latent_stats = LatentStatistics()
         for batch in loader:
             images, labels = self.parse_batch_test(batch)
             noise = None if mean_only else self.test_noise(batch, samples)
             with self.autocast():
-                out = self.model(images, n_samples=samples, mean_only=mean_only, noise=noise,
-                                 loss_terms=False)
+                out = self.model(images, n_samples=samples, mean_only=mean_only, noise=noise, loss_terms=False)
             logits = out.logits(head, self.vamp_cfg.fusion_alpha)
             if out.posterior_mean is not None:
-                latent_stats.update(out.posterior_mean, out.posterior_logvar, self.vamp_cfg,
-                                    self.model.base.text_tokens())
+                latent_stats.update(
+                    out.posterior_mean, out.posterior_logvar, self.vamp_cfg, self.model.base.text_tokens()
+                )
             self.evaluator.process(average_probabilities(logits), labels)
             metrics.update(logits, labels)
         results = self.evaluator.evaluate()
         summary = metrics.compute()
         prompts = latent_stats.compute()
         if prompts:
-            print("* text prompt offset (relative to the shared tokens): "
-                  + ", ".join(f"{k} {v:.4g}" for k, v in prompts.items()))
+            print(
+                "* text prompt offset (relative to the shared tokens): "
+                + ", ".join(f"{k} {v:.4g}" for k, v in prompts.items())
+            )
             summary.update({f"prompt_{k}": v for k, v in prompts.items()})
         for line in format_metrics_lines(summary):
             print(line)
@@ -454,16 +539,26 @@ class VaMP(TrainerX):
 
     def _write_eval_outputs(self, split, head, summary, metrics, loader) -> None:
         cfg = self.cfg
-        extra = {"dataset": cfg.DATASET.NAME, "subsample": cfg.DATASET.SUBSAMPLE_CLASSES,
-                 "split": split, "head": head, "variant": self.vamp_cfg.variant,
-                 "inference": self.vamp_cfg.inference, "seed": cfg.SEED, "task": cfg.TASK,
-                 "trained_on": self.trained_on}
+        extra = {
+            "dataset": cfg.DATASET.NAME,
+            "subsample": cfg.DATASET.SUBSAMPLE_CLASSES,
+            "split": split,
+            "head": head,
+            "variant": self.vamp_cfg.variant,
+            "inference": self.vamp_cfg.inference,
+            "seed": cfg.SEED,
+            "task": cfg.TASK,
+            "trained_on": self.trained_on,
+        }
         write_metrics_json(os.path.join(self.output_dir, "metrics.json"), summary, extra)
         if cfg.TRAINER.VAMP.SAVE_PER_IMAGE:
             items = loader.dataset.data_source
-            write_per_image_csv(os.path.join(self.output_dir, "per_image.csv"),
-                                [d.impath for d in items], [d.label for d in items],
-                                metrics.per_image_records())
+            write_per_image_csv(
+                os.path.join(self.output_dir, "per_image.csv"),
+                [d.impath for d in items],
+                [d.label for d in items],
+                metrics.per_image_records(),
+            )
         if cfg.TRAINER.VAMP.UNCERTAINTY_ANALYSIS:
             self.uncertainty_analysis(loader, head, metrics)
 
@@ -480,8 +575,7 @@ class VaMP(TrainerX):
             images, labels = self.parse_batch_test(batch)
             noise = self.test_noise(batch, max(SWEEP_SAMPLES))
             with self.autocast():
-                out = self.model(images, n_samples=max(SWEEP_SAMPLES), noise=noise,
-                                 loss_terms=False)
+                out = self.model(images, n_samples=max(SWEEP_SAMPLES), noise=noise, loss_terms=False)
             logits = out.logits(head, self.vamp_cfg.fusion_alpha)
             if logits.shape[1] == max(SWEEP_SAMPLES):
                 sweep.update(logits, labels)
@@ -497,8 +591,12 @@ class VaMP(TrainerX):
             if prior_means is None or not prior_means.numel():
                 prior_means = self.prior_means_for_plots()
             same_classes = getattr(self, "trained_classnames", self.classnames) == self.classnames
-            prior_means = (prior_means.float().flatten(2)
-                           if prior_means.numel() and same_classes else None)
-            write_latents(os.path.join(folder, "latents.npz"), torch.cat(labels_seen), layers,
-                          torch.cat(means, dim=1), prior_means)
+            prior_means = prior_means.float().flatten(2) if prior_means.numel() and same_classes else None
+            write_latents(
+                os.path.join(folder, "latents.npz"),
+                torch.cat(labels_seen),
+                layers,
+                torch.cat(means, dim=1),
+                prior_means,
+            )
         print(f"Uncertainty analysis written to {folder}")

@@ -1,4 +1,5 @@
 """``python -m vamp_prompt.micro pretrain|dataset|prepare|zeroshot|table|tuning`` (see README)."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,9 @@ def _threads(n: int) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vamp_prompt.micro", description=__doc__)
-    parser.add_argument("--cache", default=None, help="cache folder (default $VAMP_CACHE/micro "
-                        "or ~/.cache/vamp_prompt/micro)")
+    parser.add_argument(
+        "--cache", default=None, help="cache folder (default $VAMP_CACHE/micro or ~/.cache/vamp_prompt/micro)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="pretrain (or find cached) the micro CLIP; prints its path")
@@ -32,8 +34,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     e = sub.add_parser("prepare", help="both; prints CLIP=... and DATA=... lines for a shell")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--steps", type=int, default=None)
-    z = sub.add_parser("zeroshot", help="zero-shot report on the world, and with --output the "
-                       "benchmark's zero-shot run folders")
+    z = sub.add_parser(
+        "zeroshot", help="zero-shot report on the world, and with --output the benchmark's zero-shot run folders"
+    )
     z.add_argument("--clip", required=True)
     z.add_argument("--data", default=None, help="DATA root holding micro_shapes/")
     z.add_argument("--output", default=None, help="OUTPUT root of the benchmark runs")

@@ -1,4 +1,5 @@
 """The two cached artefacts of the micro benchmark: the pretrained micro CLIP and the dataset."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ from typing import Optional
 import torch
 
 
-def pretrained_clip(seed: int = 0, steps: Optional[int] = None, force: bool = False,
-                    cache: Optional[str] = None, log=print) -> str:
+def pretrained_clip(
+    seed: int = 0, steps: Optional[int] = None, force: bool = False, cache: Optional[str] = None, log=print
+) -> str:
     """Path of the cached micro CLIP for (seed, steps), pretraining it first if needed."""
     from ..clip_backbone import load_clip
     from .pretrain import PretrainSpec, pretrain
@@ -18,8 +20,11 @@ def pretrained_clip(seed: int = 0, steps: Optional[int] = None, force: bool = Fa
     from .zeroshot import zero_shot_report
 
     # The shape-only warm-up is the first quarter of the steps (150 of the default 600).
-    spec = (PretrainSpec(seed=seed) if steps is None
-            else PretrainSpec(seed=seed, steps=steps, shape_warmup=round(steps / 4)))
+    spec = (
+        PretrainSpec(seed=seed)
+        if steps is None
+        else PretrainSpec(seed=seed, steps=steps, shape_warmup=round(steps / 4))
+    )
 
     def build(folder: str) -> dict:
         model, summary = pretrain(spec, log=log)
@@ -28,8 +33,13 @@ def pretrained_clip(seed: int = 0, steps: Optional[int] = None, force: bool = Fa
         start = time.time()
         report = zero_shot_report(load_clip(path))
         log(f"zero-shot ({time.time() - start:.0f}s): {json.dumps(report)}")
-        return {"command": f"python -m vamp_prompt.micro pretrain --seed {seed} --steps {spec.steps}",
-                "sha256": digest, "torch": torch.__version__, **summary, "zero_shot": report}
+        return {
+            "command": f"python -m vamp_prompt.micro pretrain --seed {seed} --steps {spec.steps}",
+            "sha256": digest,
+            "torch": torch.__version__,
+            **summary,
+            "zero_shot": report,
+        }
 
     folder = cached_folder("clip", spec.to_dict(), build, root=cache, force=force)
     return os.path.join(folder, WEIGHTS_NAME)
@@ -45,7 +55,9 @@ def micro_dataset(seed: int = 0, force: bool = False, cache: Optional[str] = Non
     def build(folder: str) -> dict:
         start = time.time()
         write_dataset(folder, spec)
-        return {"command": f"python -m vamp_prompt.micro dataset --seed {seed}",
-                "seconds": round(time.time() - start, 1)}
+        return {
+            "command": f"python -m vamp_prompt.micro dataset --seed {seed}",
+            "seconds": round(time.time() - start, 1),
+        }
 
     return cached_folder("data", spec.to_dict(), build, root=cache, force=force)

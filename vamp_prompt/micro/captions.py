@@ -3,6 +3,7 @@
 A caption names a subset of an object's attributes; it is a positive for every image whose
 object has all the attributes it names (multi-positive contrastive learning).
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -12,28 +13,49 @@ import numpy as np
 from .world import COLOUR_NAMES, PATTERNS, SHAPES, Combo
 
 SYNONYMS = {
-    "circle": ("circle", "disc"), "square": ("square",), "triangle": ("triangle",),
-    "diamond": ("diamond", "rhombus"), "star": ("star",), "cross": ("cross", "plus sign"),
-    "ring": ("ring", "donut"), "heart": ("heart",),
-    "red": ("red",), "green": ("green",), "blue": ("blue",), "yellow": ("yellow",),
-    "purple": ("purple", "violet"), "orange": ("orange",), "white": ("white",), "pink": ("pink",),
-    "plain": ("plain", "solid"), "striped": ("striped",), "dotted": ("dotted", "spotted"),
+    "circle": ("circle", "disc"),
+    "square": ("square",),
+    "triangle": ("triangle",),
+    "diamond": ("diamond", "rhombus"),
+    "star": ("star",),
+    "cross": ("cross", "plus sign"),
+    "ring": ("ring", "donut"),
+    "heart": ("heart",),
+    "red": ("red",),
+    "green": ("green",),
+    "blue": ("blue",),
+    "yellow": ("yellow",),
+    "purple": ("purple", "violet"),
+    "orange": ("orange",),
+    "white": ("white",),
+    "pink": ("pink",),
+    "plain": ("plain", "solid"),
+    "striped": ("striped",),
+    "dotted": ("dotted", "spotted"),
     "checkered": ("checkered", "chequered"),
 }
 
 #: Templates naming all three attributes ({c} colour, {p} pattern, {s} shape).
 FULL_TEMPLATES: Tuple[str, ...] = (
-    "a photo of a {c} {p} {s}.", "a {p} {c} {s}.", "a {s} that is {c} and {p}.",
-    "a {c} {s} with a {p} pattern.", "a {c} {p} {s} on a background.",
-    "an image of a {p} {s} coloured {c}.", "a picture of a {c} {s}, {p}.", "a {c} {p} {s}.",
+    "a photo of a {c} {p} {s}.",
+    "a {p} {c} {s}.",
+    "a {s} that is {c} and {p}.",
+    "a {c} {s} with a {p} pattern.",
+    "a {c} {p} {s} on a background.",
+    "an image of a {p} {s} coloured {c}.",
+    "a picture of a {c} {s}, {p}.",
+    "a {c} {p} {s}.",
 )
 #: Templates naming one attribute, in (shape, colour, pattern) order.
 SINGLE_TEMPLATES: Tuple[Tuple[str, ...], ...] = (
-    ("a photo of a {s}.",), ("something {c}.", "a {c} object."), ("a {p} thing.", "a {p} object."),
+    ("a photo of a {s}.",),
+    ("something {c}.", "a {c} object."),
+    ("a {p} thing.", "a {p} object."),
 )
 #: Templates naming two attributes: (template, names shape, names colour, names pattern).
 PAIR_TEMPLATES: Tuple[Tuple[str, bool, bool, bool], ...] = (
-    ("a {c} {s}.", True, True, False), ("a {p} {s}.", True, False, True),
+    ("a {c} {s}.", True, True, False),
+    ("a {p} {s}.", True, False, True),
     ("a {c} {p} object.", False, True, True),
 )
 
@@ -49,9 +71,9 @@ def _word(name: str, rng: np.random.Generator) -> str:
     return _pick(SYNONYMS[name], rng)
 
 
-def caption(combo: Combo, rng: np.random.Generator,
-            single: Tuple[float, float, float] = (0.15, 0.15, 0.15),
-            pair: float = 0.10) -> Tuple[str, Query]:
+def caption(
+    combo: Combo, rng: np.random.Generator, single: Tuple[float, float, float] = (0.15, 0.15, 0.15), pair: float = 0.10
+) -> Tuple[str, Query]:
     """A random caption of ``combo`` and the attributes it names.
 
     With probability ``single[a]`` it names attribute ``a`` alone (shape, colour, pattern),
@@ -69,8 +91,7 @@ def caption(combo: Combo, rng: np.random.Generator,
         draw -= share
     if draw < pair:
         text, has_s, has_c, has_p = _pick(PAIR_TEMPLATES, rng)
-        return text.format(**words), (s if has_s else None, c if has_c else None,
-                                       p if has_p else None)
+        return text.format(**words), (s if has_s else None, c if has_c else None, p if has_p else None)
     return _pick(FULL_TEMPLATES, rng).format(**words), (s, c, p)
 
 

@@ -10,6 +10,7 @@ use disjoint shapes: base classes are seen combinations of four shapes, new clas
 of the other four, half of them never shown in pretraining. Labels 0..B-1 are the base classes,
 so the family's rule (the first half of the sorted labels is base) picks them.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from ..data.splits import SplitEntry, write_split_file
-from .world import (DOWNSTREAM_STYLE, SHAPES, Combo, all_combos, class_name,
-                    held_out_in_pretraining, render)
+from .world import DOWNSTREAM_STYLE, SHAPES, Combo, all_combos, class_name, held_out_in_pretraining, render
 
 DATASET_DIR = "micro_shapes"
 IMAGE_SUBDIR = "images"
@@ -73,8 +73,7 @@ def write_dataset(root: str, spec: DatasetSpec) -> str:
     dataset_dir = os.path.join(root, DATASET_DIR)
     image_dir = os.path.join(dataset_dir, IMAGE_SUBDIR)
     split: Dict[str, List[SplitEntry]] = {"train": [], "val": [], "test": []}
-    counts = {"train": spec.train_per_class, "val": spec.val_per_class,
-              "test": spec.test_per_class}
+    counts = {"train": spec.train_per_class, "val": spec.val_per_class, "test": spec.test_per_class}
     rng = np.random.default_rng(spec.seed + 1000)
     for label, combo in enumerate(classes):
         folder = folder_name(combo)
@@ -83,14 +82,16 @@ def write_dataset(root: str, spec: DatasetSpec) -> str:
             images = render([combo] * n, DOWNSTREAM_STYLE, rng, spec.image_size)
             for i, img in enumerate(images):
                 rel = f"{folder}/{part}_{i:03d}.png"
-                Image.fromarray((img * 255).round().astype(np.uint8)).save(
-                    os.path.join(image_dir, rel))
+                Image.fromarray((img * 255).round().astype(np.uint8)).save(os.path.join(image_dir, rel))
                 split[part].append((rel, label, class_name(combo)))
     write_split_file(os.path.join(dataset_dir, SPLIT_FILENAME), split, overwrite=True)
-    meta = {"spec": spec.to_dict(),
-            "base": [class_name(c) for c in base], "new": [class_name(c) for c in new],
-            "new_unseen_in_pretraining": [class_name(c) for c in new if held_out_in_pretraining(c)],
-            "style": asdict(DOWNSTREAM_STYLE)}
+    meta = {
+        "spec": spec.to_dict(),
+        "base": [class_name(c) for c in base],
+        "new": [class_name(c) for c in new],
+        "new_unseen_in_pretraining": [class_name(c) for c in new if held_out_in_pretraining(c)],
+        "style": asdict(DOWNSTREAM_STYLE),
+    }
     with open(os.path.join(dataset_dir, "classes.json"), "w") as f:
         json.dump(meta, f, indent=1)
     return dataset_dir

@@ -1,4 +1,5 @@
 """The micro CLIP: the real openai-clip architecture, small, and a text pass cut at EOT."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

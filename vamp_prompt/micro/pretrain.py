@@ -21,6 +21,7 @@ Curriculum:
 
 Deterministic from the seed (one thread).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,18 @@ from torch.nn import functional as F
 from ..clip_backbone import tokenize
 from .captions import Query, caption, positives, shape_caption
 from .model import MicroArch, build_micro_clip, encode_text_to_eot, images_to_tensor
-from .world import (COLOURS, EASY_STYLE, PATTERNS, PRETRAIN_STYLE, SHAPES, Combo, all_combos,
-                    blend, held_out_in_pretraining, render)
+from .world import (
+    COLOURS,
+    EASY_STYLE,
+    PATTERNS,
+    PRETRAIN_STYLE,
+    SHAPES,
+    Combo,
+    all_combos,
+    blend,
+    held_out_in_pretraining,
+    render,
+)
 
 
 @dataclass(frozen=True)
@@ -45,17 +56,17 @@ class PretrainSpec:
 
     seed: int = 0
     steps: int = 600
-    groups: int = 16              # caption groups per step
-    group_size: int = 4           # anchor + variants
-    images_per_combo: int = 2     # 16 x 4 x 2 = 128 images, 64 captions per step
+    groups: int = 16  # caption groups per step
+    group_size: int = 4  # anchor + variants
+    images_per_combo: int = 2  # 16 x 4 x 2 = 128 images, 64 captions per step
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: int = 50
     grad_clip: float = 1.0
-    shape_variant: float = 0.6    # share of variants that change the shape
-    shape_warmup: int = 150       # first steps: shape-only captions
+    shape_variant: float = 0.6  # share of variants that change the shape
+    shape_warmup: int = 150  # first steps: shape-only captions
     single_attribute: Tuple[float, float, float] = (0.15, 0.15, 0.15)  # captions naming one
-    pair: float = 0.10            # captions naming two attributes (the rest name all three)
+    pair: float = 0.10  # captions naming two attributes (the rest name all three)
     arch: MicroArch = field(default_factory=MicroArch)
 
     def to_dict(self) -> dict:
@@ -79,8 +90,9 @@ def _variant(anchor: Combo, rng: np.random.Generator, shape_share: float) -> Com
     return anchor
 
 
-def sample_batch(spec: PretrainSpec, rng: np.random.Generator, allowed: Sequence[Combo],
-                 shape_only: bool = False) -> Tuple[List[Combo], List[str], List[Query]]:
+def sample_batch(
+    spec: PretrainSpec, rng: np.random.Generator, allowed: Sequence[Combo], shape_only: bool = False
+) -> Tuple[List[Combo], List[str], List[Query]]:
     """Combinations of the images (``images_per_combo`` each) and one caption per combination
     (naming only the shape if ``shape_only``)."""
     combos: List[Combo] = []
@@ -130,14 +142,14 @@ class _TokenCache:
         return torch.stack([self.cache[t] for t in texts])
 
 
-def pretrain(spec: PretrainSpec, log: Optional[Callable[[str], None]] = print,
-             log_every: int = 50) -> Tuple[torch.nn.Module, dict]:
+def pretrain(
+    spec: PretrainSpec, log: Optional[Callable[[str], None]] = print, log_every: int = 50
+) -> Tuple[torch.nn.Module, dict]:
     """Train a micro CLIP; returns the fp32 model and a summary (wall time, last losses)."""
     torch.manual_seed(spec.seed)
     rng = np.random.default_rng(spec.seed)
     model = build_micro_clip(spec.arch, spec.seed).train()
-    optim = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay,
-                              foreach=True)
+    optim = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay, foreach=True)
     allowed = pretraining_combos()
     tokens_of = _TokenCache()
     start, losses = time.time(), []
@@ -145,8 +157,7 @@ def pretrain(spec: PretrainSpec, log: Optional[Callable[[str], None]] = print,
         for group in optim.param_groups:
             group["lr"] = lr_at(step, spec)
         combos, texts, queries = sample_batch(spec, rng, allowed, step < spec.shape_warmup)
-        images = images_to_tensor(render(combos, curriculum(step, spec.steps), rng,
-                                         spec.arch.image_resolution))
+        images = images_to_tensor(render(combos, curriculum(step, spec.steps), rng, spec.arch.image_resolution))
         positive = torch.from_numpy(positives(combos, queries))
         img = F.normalize(model.encode_image(images), dim=-1)
         txt = F.normalize(encode_text_to_eot(model, tokens_of(texts)), dim=-1)
@@ -158,8 +169,9 @@ def pretrain(spec: PretrainSpec, log: Optional[Callable[[str], None]] = print,
         optim.step()
         losses.append(float(loss.detach()))
         if log and (step % log_every == 0 or step == spec.steps - 1):
-            log(f"step {step + 1}/{spec.steps}  loss {np.mean(losses[-log_every:]):.3f}  "
-                f"scale {float(model.logit_scale.detach().exp()):.1f}  {time.time() - start:.0f}s")
+            log(
+                f"step {step + 1}/{spec.steps}  loss {np.mean(losses[-log_every:]):.3f}  "
+                f"scale {float(model.logit_scale.detach().exp()):.1f}  {time.time() - start:.0f}s"
+            )
     model.eval().requires_grad_(False)
-    return model, {"pretrain_seconds": round(time.time() - start, 1),
-                   "final_loss": float(np.mean(losses[-log_every:]))}
+    return model, {"pretrain_seconds": round(time.time() - start, 1), "final_loss": float(np.mean(losses[-log_every:]))}

@@ -6,6 +6,7 @@ Folder: ``$VAMP_CACHE/micro`` (default ``~/.cache/vamp_prompt/micro``)::
     clip-<hash>/meta.json          spec, command, wall time, sha256, zero-shot report
     data-<hash>/micro_shapes/      the benchmark dataset (CoOp layout + split file)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,9 @@ def write_meta(folder: str, meta: dict) -> None:
     atomic_write_text(os.path.join(folder, "meta.json"), json.dumps(meta, indent=1) + "\n")
 
 
-def cached_folder(kind: str, spec: Dict[str, Any], build: Callable[[str], dict],
-                  root: Optional[str] = None, force: bool = False) -> str:
+def cached_folder(
+    kind: str, spec: Dict[str, Any], build: Callable[[str], dict], root: Optional[str] = None, force: bool = False
+) -> str:
     """``<root>/<kind>-<hash>``, built once by ``build(tmp_folder) -> meta`` (atomically renamed
     into place, so an interrupted build leaves nothing behind)."""
     root = root or cache_root()

@@ -8,6 +8,7 @@ Rendering is vectorised numpy, deterministic given a ``numpy.random.Generator``.
 Object coordinates: a pixel p maps to q = R(-theta) (p - c) / r, with c the centre, r the
 radius in pixels and theta the rotation; each shape is a set in q-space of extent about 1.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -16,18 +17,29 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-SHAPES: Tuple[str, ...] = ("circle", "square", "triangle", "diamond", "star", "cross", "ring",
-                           "heart")
+SHAPES: Tuple[str, ...] = ("circle", "square", "triangle", "diamond", "star", "cross", "ring", "heart")
 COLOURS: Dict[str, Tuple[float, float, float]] = {
-    "red": (0.90, 0.10, 0.10), "green": (0.10, 0.72, 0.15), "blue": (0.15, 0.25, 0.95),
-    "yellow": (0.95, 0.90, 0.10), "purple": (0.58, 0.15, 0.80), "orange": (1.00, 0.55, 0.05),
-    "white": (0.96, 0.96, 0.96), "pink": (1.00, 0.52, 0.75),
+    "red": (0.90, 0.10, 0.10),
+    "green": (0.10, 0.72, 0.15),
+    "blue": (0.15, 0.25, 0.95),
+    "yellow": (0.95, 0.90, 0.10),
+    "purple": (0.58, 0.15, 0.80),
+    "orange": (1.00, 0.55, 0.05),
+    "white": (0.96, 0.96, 0.96),
+    "pink": (1.00, 0.52, 0.75),
 }
 COLOUR_NAMES: Tuple[str, ...] = tuple(COLOURS)
 #: Colours that look alike: an ambiguous image mixes its colour towards this one.
-LOOKALIKE: Dict[str, str] = {"red": "orange", "orange": "yellow", "yellow": "orange",
-                             "green": "yellow", "blue": "purple", "purple": "blue",
-                             "white": "pink", "pink": "red"}
+LOOKALIKE: Dict[str, str] = {
+    "red": "orange",
+    "orange": "yellow",
+    "yellow": "orange",
+    "green": "yellow",
+    "blue": "purple",
+    "purple": "blue",
+    "white": "pink",
+    "pink": "red",
+}
 PATTERNS: Tuple[str, ...] = ("plain", "striped", "dotted", "checkered")
 
 Combo = Tuple[int, int, int]  # (shape, colour, pattern) indices
@@ -73,19 +85,23 @@ PRETRAIN_STYLE = Style()
 EASY_STYLE = Style(radius=(0.75, 0.75), jitter=0.0, rotation=0.0, clutter=(0, 0))
 #: The benchmark's shifted style: smaller off-centre objects, more noise and clutter, and a
 #: third of the images ambiguous.
-DOWNSTREAM_STYLE = Style(radius=(0.42, 0.62), jitter=0.4, rotation=0.5, noise=0.08,
-                         clutter=(1, 4), colour_jitter=0.07, ambiguous=0.35)
+DOWNSTREAM_STYLE = Style(
+    radius=(0.42, 0.62), jitter=0.4, rotation=0.5, noise=0.08, clutter=(1, 4), colour_jitter=0.07, ambiguous=0.35
+)
 
 
 def blend(easy: Style, hard: Style, t: float) -> Style:
     """The style a fraction ``t`` (0..1) of the way from ``easy`` to ``hard``."""
     mix = lambda a, b: a + t * (b - a)  # noqa: E731
-    return Style(radius=(mix(easy.radius[0], hard.radius[0]), mix(easy.radius[1], hard.radius[1])),
-                 jitter=mix(easy.jitter, hard.jitter), rotation=mix(easy.rotation, hard.rotation),
-                 noise=mix(easy.noise, hard.noise),
-                 clutter=(hard.clutter[0], int(round(mix(easy.clutter[1], hard.clutter[1])))),
-                 colour_jitter=mix(easy.colour_jitter, hard.colour_jitter),
-                 ambiguous=mix(easy.ambiguous, hard.ambiguous))
+    return Style(
+        radius=(mix(easy.radius[0], hard.radius[0]), mix(easy.radius[1], hard.radius[1])),
+        jitter=mix(easy.jitter, hard.jitter),
+        rotation=mix(easy.rotation, hard.rotation),
+        noise=mix(easy.noise, hard.noise),
+        clutter=(hard.clutter[0], int(round(mix(easy.clutter[1], hard.clutter[1])))),
+        colour_jitter=mix(easy.colour_jitter, hard.colour_jitter),
+        ambiguous=mix(easy.ambiguous, hard.ambiguous),
+    )
 
 
 def _polygon(u: np.ndarray, v: np.ndarray, n: int, phase: float, circum: float) -> np.ndarray:
@@ -120,7 +136,7 @@ def shape_mask(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return (r <= 0.92) & (r >= 0.5)
     if name == "heart":
         x, y = u * 1.15, -v * 1.15 + 0.2
-        return (x * x + y * y - 1) ** 3 - x * x * y ** 3 <= 0
+        return (x * x + y * y - 1) ** 3 - x * x * y**3 <= 0
     raise ValueError(f"unknown shape index {shape}")
 
 
@@ -133,27 +149,30 @@ def pattern_mask(pattern: int, u: np.ndarray, v: np.ndarray, period: float = 0.5
         return ((v / period) % 1.0) < 0.5
     if name == "dotted":
         fu, fv = (u / period) % 1.0 - 0.5, (v / period) % 1.0 - 0.5
-        return fu * fu + fv * fv < 0.28 ** 2
+        return fu * fu + fv * fv < 0.28**2
     if name == "checkered":
         return (np.floor(u / period) + np.floor(v / period)) % 2 == 0
     raise ValueError(f"unknown pattern index {pattern}")
 
 
-def render(combos: Sequence[Combo], style: Style, rng: np.random.Generator,
-           size: int = 32) -> np.ndarray:
+def render(combos: Sequence[Combo], style: Style, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     """Images of ``combos`` drawn in ``style``: (N, size, size, 3) float32 in [0, 1]."""
     n = len(combos)
     arr = np.asarray(combos, dtype=np.int64).reshape(n, 3)
     half = size / 2.0
-    grid = (np.arange(size, dtype=np.float32) + 0.5)
+    grid = np.arange(size, dtype=np.float32) + 0.5
     gy, gx = np.meshgrid(grid, grid, indexing="ij")
 
     # background: a desaturated colour with a soft gradient, then clutter blobs behind the object
     grey = rng.uniform(0.15, 0.65, (n, 1, 1, 1))
     tint = rng.uniform(-0.12, 0.12, (n, 1, 1, 3))
     slope = rng.uniform(-0.1, 0.1, (n, 1, 1, 2))
-    img = grey + tint + slope[..., :1] * (gx[None, ..., None] / size - 0.5) \
+    img = (
+        grey
+        + tint
+        + slope[..., :1] * (gx[None, ..., None] / size - 0.5)
         + slope[..., 1:] * (gy[None, ..., None] / size - 0.5)
+    )
     img = np.broadcast_to(img, (n, size, size, 3)).copy()
     counts = rng.integers(style.clutter[0], style.clutter[1] + 1, n)
     for k in range(int(counts.max(initial=0))):
@@ -161,8 +180,9 @@ def render(combos: Sequence[Combo], style: Style, rng: np.random.Generator,
         cx, cy = rng.uniform(0, size, (2, n))
         rad = rng.uniform(1.5, 3.5, n)
         colour = rng.uniform(0.1, 0.9, (n, 3))
-        blob = ((gx[None] - cx[:, None, None]) ** 2 + (gy[None] - cy[:, None, None]) ** 2
-                <= rad[:, None, None] ** 2) & on[:, None, None]
+        blob = (
+            (gx[None] - cx[:, None, None]) ** 2 + (gy[None] - cy[:, None, None]) ** 2 <= rad[:, None, None] ** 2
+        ) & on[:, None, None]
         img = np.where(blob[..., None], colour[:, None, None, :], img)
 
     # object geometry
@@ -203,8 +223,7 @@ def render(combos: Sequence[Combo], style: Style, rng: np.random.Generator,
     # occluder: a bar of the background's mean colour across a third of the object
     off = rng.uniform(-0.5, 0.5, n)
     angle = rng.uniform(0, np.pi, n)
-    bar = np.abs(np.cos(angle)[:, None, None] * dx + np.sin(angle)[:, None, None] * dy
-                 - off[:, None, None]) < 0.33
+    bar = np.abs(np.cos(angle)[:, None, None] * dx + np.sin(angle)[:, None, None] * dy - off[:, None, None]) < 0.33
     occlude = bar & (kind == 1)[:, None, None]
     img = np.where(occlude[..., None], bg_mean[:, None, None, :], img)
 

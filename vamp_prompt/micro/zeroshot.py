@@ -1,4 +1,5 @@
 """Zero-shot classification with the hand-crafted template, on rendered images or arrays."""
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence
@@ -10,15 +11,22 @@ from torch.nn import functional as F
 from ..clip_backbone import tokenize
 from .captions import class_prompts
 from .model import encode_text_to_eot, images_to_tensor
-from .world import (DOWNSTREAM_STYLE, PRETRAIN_STYLE, Combo, Style, all_combos, class_name,
-                    held_out_in_pretraining, render)
+from .world import (
+    DOWNSTREAM_STYLE,
+    PRETRAIN_STYLE,
+    Combo,
+    Style,
+    all_combos,
+    class_name,
+    held_out_in_pretraining,
+    render,
+)
 
 TEMPLATE = "a photo of a {}."
 
 
 @torch.no_grad()
-def class_text_features(model: torch.nn.Module, names: Sequence[str],
-                        template: str = TEMPLATE) -> torch.Tensor:
+def class_text_features(model: torch.nn.Module, names: Sequence[str], template: str = TEMPLATE) -> torch.Tensor:
     """Normalised text features of ``template.format(name)`` (C, E)."""
     return F.normalize(encode_text_to_eot(model, tokenize(class_prompts(names, template))), dim=-1)
 
@@ -26,27 +34,34 @@ def class_text_features(model: torch.nn.Module, names: Sequence[str],
 @torch.no_grad()
 def image_features(model: torch.nn.Module, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """Normalised image features of CLIP-normalised images (N, E)."""
-    return F.normalize(torch.cat([model.encode_image(images[i:i + batch])
-                                  for i in range(0, len(images), batch)]), dim=-1)
+    return F.normalize(
+        torch.cat([model.encode_image(images[i : i + batch]) for i in range(0, len(images), batch)]), dim=-1
+    )
 
 
 @torch.no_grad()
-def zero_shot_logits(model: torch.nn.Module, images: torch.Tensor,
-                     names: Sequence[str], template: str = TEMPLATE) -> torch.Tensor:
+def zero_shot_logits(
+    model: torch.nn.Module, images: torch.Tensor, names: Sequence[str], template: str = TEMPLATE
+) -> torch.Tensor:
     """CLIP's zero-shot logits: exp(logit_scale) * cos(image, text) (N, C)."""
     text = class_text_features(model, names, template)
     return model.logit_scale.exp() * image_features(model, images) @ text.t()
 
 
-def accuracy_on(model: torch.nn.Module, combos: Sequence[Combo], style: Style,
-                per_class: int, seed: int, candidates: Optional[Sequence[Combo]] = None) -> float:
+def accuracy_on(
+    model: torch.nn.Module,
+    combos: Sequence[Combo],
+    style: Style,
+    per_class: int,
+    seed: int,
+    candidates: Optional[Sequence[Combo]] = None,
+) -> float:
     """Top-1 over ``candidates`` (default: ``combos``) of ``per_class`` images of each combo."""
     rng = np.random.default_rng(seed)
     candidates = list(candidates or combos)
     shown = [c for c in combos for _ in range(per_class)]
     labels = torch.tensor([candidates.index(c) for c in shown])
-    logits = zero_shot_logits(model, images_to_tensor(render(shown, style, rng)),
-                              [class_name(c) for c in candidates])
+    logits = zero_shot_logits(model, images_to_tensor(render(shown, style, rng)), [class_name(c) for c in candidates])
     return float((logits.argmax(1) == labels).float().mean())
 
 

@@ -13,9 +13,7 @@ from .runs import BASE2NEW_DATASETS, PHASES, RunResult
 from .seed_stats import Stat, _by_seed, _metric_mean, harmonic_mean
 
 
-def _base2new_datasets(
-    report: Report, group: tuple[str, str, str], runs: list[RunResult]
-) -> list[str]:
+def _base2new_datasets(report: Report, group: tuple[str, str, str], runs: list[RunResult]) -> list[str]:
     """The group's datasets (benchmark order, then others by name); a benchmark dataset
     without any run is recorded as missing."""
     present = {r.dataset for r in runs}
@@ -111,20 +109,12 @@ def _average_row(
     common = set(seeds_all)
     for d in included:
         common &= set(per_dataset[d]["base"]) & set(per_dataset[d]["new"])
-    per_seed_b = [
-        statistics.fmean(per_dataset[d]["base"][s].accuracy for d in included)
-        for s in sorted(common)
-    ]
-    per_seed_n = [
-        statistics.fmean(per_dataset[d]["new"][s].accuracy for d in included)
-        for s in sorted(common)
-    ]
+    per_seed_b = [statistics.fmean(per_dataset[d]["base"][s].accuracy for d in included) for s in sorted(common)]
+    per_seed_n = [statistics.fmean(per_dataset[d]["new"][s].accuracy for d in included) for s in sorted(common)]
     sb, sn = Stat(per_seed_b), Stat(per_seed_n)
     sh = Stat([harmonic_mean(x, y) for x, y in zip(per_seed_b, per_seed_n)])
     complete = len(included) == len(BASE2NEW_DATASETS)
-    label = f"**Average ({len(included)}/{len(BASE2NEW_DATASETS)})**" + (
-        "" if complete else " ⚠ incomplete"
-    )
+    label = f"**Average ({len(included)}/{len(BASE2NEW_DATASETS)})**" + ("" if complete else " ⚠ incomplete")
     avg = {
         "base": b_avg,
         "new": n_avg,
@@ -141,11 +131,7 @@ def _average_row(
     if has_cal:
         row += ["" for _ in range(4)]
     rows_md.append(row)
-    note = (
-        ""
-        if complete
-        else "incomplete: " + ",".join(d for d in BASE2NEW_DATASETS if d not in included)
-    )
+    note = "" if complete else "incomplete: " + ",".join(d for d in BASE2NEW_DATASETS if d not in included)
     report.base2new_rows.append(
         {
             "trainer": trainer,
@@ -190,8 +176,7 @@ def _base2new_table(
         "",
         "Mean ± sample std over seeds; HM per seed, then averaged. Seeds: one number, or "
         "base/new/HM counts when they differ. Average row: mean of dataset means, "
-        "HM of the averages, std over seeds common to all its datasets."
-        + (" ECE in %." if has_cal else ""),
+        "HM of the averages, std over seeds common to all its datasets." + (" ECE in %." if has_cal else ""),
     ]
     variants = sorted({(r.dataset, r.cfg_dir) for r in runs if r.cfg_dir and r.cfg_dir != cfg})
     if variants:
@@ -220,8 +205,7 @@ def _paper_comparison(
         ]
     ]
     rows += [
-        [f"{name} (paper)", _fmt(v.get("base")), _fmt(v.get("new")), _fmt(v.get("hm"))]
-        for name, v in paper_avg.items()
+        [f"{name} (paper)", _fmt(v.get("base")), _fmt(v.get("new")), _fmt(v.get("hm"))] for name, v in paper_avg.items()
     ]
     rows += [
         [
@@ -236,9 +220,7 @@ def _paper_comparison(
     for name in ("VaMP", "MMRL"):
         if name in paper_avg:
             for key in ("base", "new", "hm"):
-                report.base2new_rows[-1][f"paper_{name.lower()}_{key}"] = _num(
-                    paper_avg[name].get(key)
-                )
+                report.base2new_rows[-1][f"paper_{name.lower()}_{key}"] = _num(paper_avg[name].get(key))
 
 
 def _base2new_section(
@@ -255,15 +237,9 @@ def _base2new_section(
     has_cal = any(k in r.metrics for r in runs for k in ("ece", "nll"))
 
     rows_md: list[list[str]] = []
-    per_dataset = {
-        d: _dataset_row(report, group, runs, d, seeds_all, has_cal, rows_md) for d in datasets
-    }
+    per_dataset = {d: _dataset_row(report, group, runs, d, seeds_all, has_cal, rows_md) for d in datasets}
     # 11-dataset average: datasets of the benchmark with both base and new results.
-    included = [
-        d
-        for d in BASE2NEW_DATASETS
-        if d in per_dataset and per_dataset[d]["b"].n and per_dataset[d]["n"].n
-    ]
+    included = [d for d in BASE2NEW_DATASETS if d in per_dataset and per_dataset[d]["b"].n and per_dataset[d]["n"].n]
     avg: dict[str, Any] | None = None
     if included:
         avg = _average_row(report, group, per_dataset, included, seeds_all, has_cal, rows_md)

@@ -49,9 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Tabulate base-to-new, cross-dataset and domain-generalisation results.",
     )
     parser.add_argument("output_root", type=Path, help="the scripts' output folder (e.g. output/)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="where to write (default OUTPUT_ROOT/tables)"
-    )
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default OUTPUT_ROOT/tables)")
     parser.add_argument("--config-name", default=None, help="only runs of this config folder")
     parser.add_argument("--trainer", default=None, help="only runs of this trainer folder")
     parser.add_argument("--no-plot", action="store_true", help="skip the bar charts")

@@ -67,9 +67,7 @@ def _target_rows(
             }
         )
 
-    for ds, phase in [(source, src_phase)] + [
-        (t, tgt_phase) for t in list(targets) + list(extra_targets)
-    ]:
+    for ds, phase in [(source, src_phase)] + [(t, tgt_phase) for t in list(targets) + list(extra_targets)]:
         ok = _by_seed(r for r in runs if r.dataset == ds and r.phase == phase)
         by_ds[ds] = ok
         dirs = {r.seed for r in runs if r.dataset == ds and r.phase == phase}
@@ -98,19 +96,11 @@ def _target_rows(
         common = set(seeds_all)
         for t in included:
             common &= set(by_ds[t])
-        mean = statistics.fmean(
-            statistics.fmean(r.accuracy for r in by_ds[t].values()) for t in included
-        )
-        per_seed = Stat(
-            [statistics.fmean(by_ds[t][s].accuracy for t in included) for s in sorted(common)]
-        )
+        mean = statistics.fmean(statistics.fmean(r.accuracy for r in by_ds[t].values()) for t in included)
+        per_seed = Stat([statistics.fmean(by_ds[t][s].accuracy for t in included) for s in sorted(common)])
         complete = len(included) == len(targets)
-        label = f"**{avg_label} ({len(included)}/{len(targets)})**" + (
-            "" if complete else " ⚠ incomplete"
-        )
-        note = (
-            "" if complete else "incomplete: " + ",".join(t for t in targets if t not in included)
-        )
+        label = f"**{avg_label} ({len(included)}/{len(targets)})**" + ("" if complete else " ⚠ incomplete")
+        note = "" if complete else "incomplete: " + ",".join(t for t in targets if t not in included)
         add_row(label, "average", mean, per_seed.std, len(common), [], paper_avg, note)
     else:
         add_row(
@@ -131,9 +121,7 @@ def _target_rows(
     md += _md_table(header, rows_md)
 
 
-def _cross_sections(
-    report: Report, group: tuple[str, str, str], runs: list[RunResult], paper: dict[str, Any]
-) -> None:
+def _cross_sections(report: Report, group: tuple[str, str, str], runs: list[RunResult], paper: dict[str, Any]) -> None:
     known = {"imagenet", *CROSS_TARGETS, *DG_TARGETS}
     extra = sorted({r.dataset for r in runs if r.phase == "test_target"} - known)
     cross_avg = paper.get("cross_dataset_target_average") or {}

@@ -156,9 +156,7 @@ def group_config(cfg: str, dataset: str) -> str:
     return cfg[: -len(suffix)] if cfg.endswith(suffix) and len(cfg) > len(suffix) else cfg
 
 
-def collect_runs(
-    root: Path, config_name: str | None = None, trainer: str | None = None
-) -> list[RunResult]:
+def collect_runs(root: Path, config_name: str | None = None, trainer: str | None = None) -> list[RunResult]:
     """Every ``seed<S>`` folder of the layout in the package docstring (optionally one config /
     trainer; the config filter matches the folder name or its group name)."""
     runs = []

@@ -9,6 +9,7 @@ One entry point, ``python -m vamp_prompt.sweep``, used by ``scripts/vamp/*_all.s
 - :mod:`.options`, :mod:`.slurm`: Slurm options and submission through submitit;
 - :mod:`.state`, :mod:`.status`: the sweep state file and ``status``.
 """
+
 from .plan import Job, Settings, SweepError, job_command, plan_jobs
 
 __all__ = ["Job", "Settings", "SweepError", "job_command", "plan_jobs"]

@@ -9,6 +9,7 @@
 Exit codes: 0 done (or submitted), 1 some job failed, 2 bad input, 3 (status) jobs still queued or
 running.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,7 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from .plan import (DEFAULT_CONFIGS, DEFAULT_DATASETS, PROTOCOLS, Job, Settings, SweepError,
-                   plan_jobs)
+from .plan import DEFAULT_CONFIGS, DEFAULT_DATASETS, PROTOCOLS, Job, Settings, SweepError, plan_jobs
 from .state import SweepState, list_states, load_state, state_path
 
 __all__ = ["main"]
@@ -41,28 +41,48 @@ def _seeds(text: str) -> List[int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vamp_prompt.sweep",
-                                     description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vamp_prompt.sweep",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for protocol in PROTOCOLS:
         p = sub.add_parser(protocol, help=f"run the {protocol} sweep")
-        p.add_argument("--launcher", choices=("local", "slurm"), default="local",
-                       help="local: one job after another here (default); slurm: submit with submitit")
-        p.add_argument("--datasets", type=_names, help="comma- or space-separated; default: "
-                       + " ".join(DEFAULT_DATASETS[protocol]))
+        p.add_argument(
+            "--launcher",
+            choices=("local", "slurm"),
+            default="local",
+            help="local: one job after another here (default); slurm: submit with submitit",
+        )
+        p.add_argument(
+            "--datasets",
+            type=_names,
+            help="comma- or space-separated; default: " + " ".join(DEFAULT_DATASETS[protocol]),
+        )
         p.add_argument("--seeds", type=_seeds, help="default: 1,2,3")
-        p.add_argument("--cfg", type=_names, help="trainer config name(s) in configs/trainers/VaMP; "
-                       "default: " + " ".join(DEFAULT_CONFIGS[protocol]))
+        p.add_argument(
+            "--cfg",
+            type=_names,
+            help="trainer config name(s) in configs/trainers/VaMP; default: " + " ".join(DEFAULT_CONFIGS[protocol]),
+        )
         p.add_argument("--data", default=os.environ.get("DATA", ""), help="datasets folder ($DATA)")
-        p.add_argument("--output", default=os.environ.get("OUTPUT") or "output",
-                       help="output root ($OUTPUT, default output)")
-        p.add_argument("--shots", type=int, default=int(os.environ.get("SHOTS") or 16),
-                       help="shots per class ($SHOTS, default 16)")
-        p.add_argument("--source", default=os.environ.get("SOURCE") or "imagenet",
-                       help="cross-dataset source ($SOURCE, default imagenet)")
-        p.add_argument("--python", default=os.environ.get("PYTHON") or sys.executable,
-                       help="interpreter the scripts run train.py with ($PYTHON)")
+        p.add_argument(
+            "--output", default=os.environ.get("OUTPUT") or "output", help="output root ($OUTPUT, default output)"
+        )
+        p.add_argument(
+            "--shots", type=int, default=int(os.environ.get("SHOTS") or 16), help="shots per class ($SHOTS, default 16)"
+        )
+        p.add_argument(
+            "--source",
+            default=os.environ.get("SOURCE") or "imagenet",
+            help="cross-dataset source ($SOURCE, default imagenet)",
+        )
+        p.add_argument(
+            "--python",
+            default=os.environ.get("PYTHON") or sys.executable,
+            help="interpreter the scripts run train.py with ($PYTHON)",
+        )
         p.add_argument("--repo", help="the project checkout (default: here, or the package's)")
         p.add_argument("--name", help=f"sweep name, for status (default: {protocol})")
         p.add_argument("--dry-run", action="store_true", help="list the jobs and commands only")
@@ -74,12 +94,16 @@ def _parser() -> argparse.ArgumentParser:
         slurm.add_argument("--gpus-per-job", type=int, help="default 1 (0: ask for none)")
         slurm.add_argument("--cpus-per-job", type=int, help="default 8")
         slurm.add_argument("--mem-gb", type=float, help="default 32 (0: the cluster's default)")
-        slurm.add_argument("--time-min", type=int, help="time limit per job in minutes (default "
-                           "480); a job reaching it is requeued and resumes")
+        slurm.add_argument(
+            "--time-min",
+            type=int,
+            help="time limit per job in minutes (default 480); a job reaching it is requeued and resumes",
+        )
         slurm.add_argument("--array-parallelism", type=int, help="jobs of an array at once (64)")
         slurm.add_argument("--max-timeouts", type=int, help="requeues after time-outs (default 3)")
-        p.add_argument("overrides", nargs=argparse.REMAINDER,
-                       help="KEY VALUE config overrides for every job, after the options")
+        p.add_argument(
+            "overrides", nargs=argparse.REMAINDER, help="KEY VALUE config overrides for every job, after the options"
+        )
     s = sub.add_parser("status", help="list the jobs of the sweeps in an output folder")
     s.add_argument("--output", default=os.environ.get("OUTPUT") or "output")
     s.add_argument("--name", help="one sweep (default: all under OUTPUT/sweeps)")
@@ -111,10 +135,15 @@ def _default_repo() -> Path:
 def _run(args: argparse.Namespace) -> int:
     if not args.data:
         raise SweepError("Set DATA (or --data) to the folder holding the datasets.")
-    settings = Settings(repo=Path(args.repo).resolve() if args.repo else _default_repo(),
-                        data=Path(args.data).resolve(), output=Path(args.output).resolve(),
-                        shots=args.shots, python=args.python, overrides=tuple(args.overrides),
-                        source=args.source)
+    settings = Settings(
+        repo=Path(args.repo).resolve() if args.repo else _default_repo(),
+        data=Path(args.data).resolve(),
+        output=Path(args.output).resolve(),
+        shots=args.shots,
+        python=args.python,
+        overrides=tuple(args.overrides),
+        source=args.source,
+    )
     jobs = plan_jobs(args.command, settings, args.datasets, args.seeds, args.cfg)
     name = args.name or args.command
     if args.dry_run:
@@ -124,8 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{job.name}\n    {command_line(job, settings)}")
         return 0
     path = state_path(settings.output, name)
-    state = load_state(path) if path.is_file() else SweepState(name, args.command,
-                                                                str(settings.output), args.launcher)
+    state = load_state(path) if path.is_file() else SweepState(name, args.command, str(settings.output), args.launcher)
     state.protocol, state.launcher = args.command, args.launcher
     if args.launcher == "slurm":
         return _submit(args, jobs, settings, state)
@@ -142,16 +170,27 @@ def _submit(args: argparse.Namespace, jobs: List[Job], settings: Settings, state
     from .options import describe, load_options
     from .slurm import submit_sweep
 
-    options = load_options(args.slurm_config, partition=args.partition, account=args.account,
-                           qos=args.qos, gpus_per_job=args.gpus_per_job,
-                           cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb,
-                           time_min=args.time_min, array_parallelism=args.array_parallelism,
-                           max_timeouts=args.max_timeouts)
+    options = load_options(
+        args.slurm_config,
+        partition=args.partition,
+        account=args.account,
+        qos=args.qos,
+        gpus_per_job=args.gpus_per_job,
+        cpus_per_job=args.cpus_per_job,
+        mem_gb=args.mem_gb,
+        time_min=args.time_min,
+        array_parallelism=args.array_parallelism,
+        max_timeouts=args.max_timeouts,
+    )
     logger.info("Slurm, per job: %s", describe(options))
     summary = submit_sweep(jobs, settings, options, state)
     logger.info("Sweep '%s': %s. State: %s", state.name, summary, state.path)
-    logger.info("Follow it with: %s -m vamp_prompt.sweep status --output %s --name %s [--wait]",
-                os.path.basename(sys.executable), settings.output, state.name)
+    logger.info(
+        "Follow it with: %s -m vamp_prompt.sweep status --output %s --name %s [--wait]",
+        os.path.basename(sys.executable),
+        settings.output,
+        state.name,
+    )
     return 0
 
 
@@ -161,17 +200,18 @@ def _status(args: argparse.Namespace) -> int:
     output = Path(args.output).resolve()
     paths = [state_path(output, args.name)] if args.name else list_states(output)
     if not paths or not paths[0].is_file():
-        raise SweepError(f"No sweep{' ' + repr(args.name) if args.name else ''} under "
-                         f"{output / 'sweeps'}. Fix: pass the --output (and --name) the sweep "
-                         "was submitted with.")
+        raise SweepError(
+            f"No sweep{' ' + repr(args.name) if args.name else ''} under "
+            f"{output / 'sweeps'}. Fix: pass the --output (and --name) the sweep "
+            "was submitted with."
+        )
     while True:
         states = [load_state(p) for p in paths]
         results = [(state, job_statuses(state)) for state in states]
         live = sum(s.live for _, statuses in results for s in statuses)
         if not (args.wait and live):
             break
-        logger.info("%s: %d jobs queued or running; next check in %gs", time.strftime("%H:%M:%S"),
-                    live, args.poll)
+        logger.info("%s: %d jobs queued or running; next check in %gs", time.strftime("%H:%M:%S"), live, args.poll)
         time.sleep(args.poll)
     for state, statuses in results:
         print(format_status(state, statuses))

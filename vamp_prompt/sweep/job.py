@@ -6,6 +6,7 @@ requeued job runs the same script in the same output folder, and the trainer res
 last epoch it finished (``prompt_learner/resume.pth.tar``). The script itself ignores that signal,
 so that submitit's handler, not the signal, decides what happens.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,9 @@ def run_command(argv: Sequence[str], env: Mapping[str, str], cwd: Optional[str] 
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     sys.stdout.flush()
     sys.stderr.flush()
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=full_env, start_new_session=True,
-                            preexec_fn=_ignore_requeue_signal)
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, env=full_env, start_new_session=True, preexec_fn=_ignore_requeue_signal
+    )
     try:
         return proc.wait()
     except BaseException:
@@ -85,15 +87,20 @@ class SweepJob(Checkpointable):
             env["OMP_NUM_THREADS"] = cpus
         code = run_command(self.argv, env)
         if code != 0:
-            raise JobFailed(f"{self.name} failed with exit code {code}. Its output is above in this "
-                            f"log; the run's own log is {os.path.join(self.run_dir, 'log.txt')}.")
+            raise JobFailed(
+                f"{self.name} failed with exit code {code}. Its output is above in this "
+                f"log; the run's own log is {os.path.join(self.run_dir, 'log.txt')}."
+            )
         return f"{self.name}: finished"
 
     def checkpoint(self) -> DelayedSubmission:
         """Called by submitit on time-out or pre-emption: rerun the same script after the requeue
         (training then resumes from its last finished epoch)."""
-        logger.warning("%s interrupted (time limit or pre-emption): requeued; training resumes from "
-                       "its last finished epoch in %s", self.name, self.run_dir)
+        logger.warning(
+            "%s interrupted (time limit or pre-emption): requeued; training resumes from its last finished epoch in %s",
+            self.name,
+            self.run_dir,
+        )
         return super().checkpoint()
 
 

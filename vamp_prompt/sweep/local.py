@@ -3,6 +3,7 @@
 Each job's script skips a finished run itself and resumes an interrupted one. A failed training
 job's evaluations are not run; a failure does not stop the sweep; the failures are returned.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,9 +41,15 @@ def run_local(jobs: Sequence[Job], settings: Settings, state: SweepState) -> Lis
     return failures
 
 
-def _record(state: SweepState, job: Job, settings: Settings, exit_code: Optional[int] = None,
-            note: str = "") -> None:
+def _record(state: SweepState, job: Job, settings: Settings, exit_code: Optional[int] = None, note: str = "") -> None:
     command = command_line(job, settings)
-    state.jobs[job.key] = JobRecord(key=job.key, name=job.name, kind=job.kind, command=command,
-                                    after=job.after, launcher="local", exit_code=exit_code,
-                                    note=note)
+    state.jobs[job.key] = JobRecord(
+        key=job.key,
+        name=job.name,
+        kind=job.kind,
+        command=command,
+        after=job.after,
+        launcher="local",
+        exit_code=exit_code,
+        note=note,
+    )

@@ -15,6 +15,7 @@ Example file (``--slurm-config slurm.yaml``; every key is optional)::
     setup: ["module load cuda", "source ~/venvs/vamp/bin/activate"]
     sbatch: {exclude: node17}  # any other sbatch option
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,13 +61,13 @@ def load_options(path: Optional[str] = None, **flags: Any) -> SlurmOptions:
             with open(path, encoding="utf-8") as handle:
                 loaded = yaml.safe_load(handle) or {}
         except OSError as err:
-            raise SweepError(f"Cannot read the Slurm config {path}: {err.strerror}. Fix: pass an "
-                             "existing file to --slurm-config.") from None
+            raise SweepError(
+                f"Cannot read the Slurm config {path}: {err.strerror}. Fix: pass an existing file to --slurm-config."
+            ) from None
         except yaml.YAMLError as err:
             raise SweepError(f"{path} is not valid YAML: {err}. Fix: correct the file.") from None
         if not isinstance(loaded, dict):
-            raise SweepError(f"{path} must hold a mapping of options (key: value). Fix: see "
-                             "README, 'Sweeps on Slurm'.")
+            raise SweepError(f"{path} must hold a mapping of options (key: value). Fix: see README, 'Sweeps on Slurm'.")
         values.update(loaded)
     values.update({k: v for k, v in flags.items() if v is not None})
     return _validated(values, source)
@@ -76,20 +77,19 @@ def _validated(values: Mapping[str, Any], source: str) -> SlurmOptions:
     names = [f.name for f in dataclasses.fields(SlurmOptions)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise SweepError(f"Unknown Slurm option(s) {', '.join(unknown)} in {source}. Fix: use "
-                         f"{', '.join(names)} (other sbatch options go under 'sbatch').")
+        raise SweepError(
+            f"Unknown Slurm option(s) {', '.join(unknown)} in {source}. Fix: use "
+            f"{', '.join(names)} (other sbatch options go under 'sbatch')."
+        )
     options = SlurmOptions(**values)
     for name in _INTS:
         value = getattr(options, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise SweepError(f"Slurm option {name} in {source} must be a whole number >= 0, got "
-                             f"{value!r}.")
+            raise SweepError(f"Slurm option {name} in {source} must be a whole number >= 0, got {value!r}.")
     if options.time_min < 1 or options.array_parallelism < 1:
         raise SweepError(f"Slurm options time_min and array_parallelism in {source} must be >= 1.")
-    if isinstance(options.mem_gb, bool) or not isinstance(options.mem_gb, (int, float)) \
-            or options.mem_gb < 0:
-        raise SweepError(f"Slurm option mem_gb in {source} must be a number >= 0, got "
-                         f"{options.mem_gb!r}.")
+    if isinstance(options.mem_gb, bool) or not isinstance(options.mem_gb, (int, float)) or options.mem_gb < 0:
+        raise SweepError(f"Slurm option mem_gb in {source} must be a number >= 0, got {options.mem_gb!r}.")
     for name in _STRS:
         value = getattr(options, name)
         if value is not None and not isinstance(value, str):
@@ -101,19 +101,27 @@ def _validated(values: Mapping[str, Any], source: str) -> SlurmOptions:
     return options
 
 
-def executor_parameters(options: SlurmOptions, job_name: str,
-                        dependency: Optional[str] = None) -> Dict[str, Any]:
+def executor_parameters(options: SlurmOptions, job_name: str, dependency: Optional[str] = None) -> Dict[str, Any]:
     """Parameters for ``submitit.SlurmExecutor.update_parameters``, for one submission."""
     extra: Dict[str, Any] = {"requeue": True}  # Slurm may requeue it (pre-emption, node failure)
     if dependency:
         extra["kill-on-invalid-dep"] = "yes"  # a failed training job cancels its evaluations
     extra.update(options.sbatch)
     params: Dict[str, Any] = {
-        "job_name": job_name, "time": options.time_min, "nodes": 1, "ntasks_per_node": 1,
-        "cpus_per_task": options.cpus_per_job, "array_parallelism": options.array_parallelism,
-        "stderr_to_stdout": True, "dependency": dependency, "additional_parameters": extra,
-        "partition": options.partition, "account": options.account, "qos": options.qos,
-        "constraint": options.constraint, "setup": list(options.setup) or None,
+        "job_name": job_name,
+        "time": options.time_min,
+        "nodes": 1,
+        "ntasks_per_node": 1,
+        "cpus_per_task": options.cpus_per_job,
+        "array_parallelism": options.array_parallelism,
+        "stderr_to_stdout": True,
+        "dependency": dependency,
+        "additional_parameters": extra,
+        "partition": options.partition,
+        "account": options.account,
+        "qos": options.qos,
+        "constraint": options.constraint,
+        "setup": list(options.setup) or None,
         "gpus_per_node": options.gpus_per_job or None,
         "mem": f"{int(options.mem_gb * 1024)}MB" if options.mem_gb else None,
     }
@@ -122,8 +130,11 @@ def executor_parameters(options: SlurmOptions, job_name: str,
 
 def describe(options: SlurmOptions) -> str:
     """One line for the user: what each job asks for."""
-    parts = [f"{options.gpus_per_job} GPU", f"{options.cpus_per_job} CPUs",
-             f"{options.mem_gb:g} GB" if options.mem_gb else "default memory",
-             f"{options.time_min} min"]
+    parts = [
+        f"{options.gpus_per_job} GPU",
+        f"{options.cpus_per_job} CPUs",
+        f"{options.mem_gb:g} GB" if options.mem_gb else "default memory",
+        f"{options.time_min} min",
+    ]
     parts += [f"{k} {getattr(options, k)}" for k in _STRS if getattr(options, k)]
     return ", ".join(parts)

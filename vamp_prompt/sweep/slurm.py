@@ -6,6 +6,7 @@ after it succeeded and are cancelled if it failed. A job whose run folder holds 
 submitted (its evaluations then go without dependency), nor is one still queued or running from
 an earlier submission of any sweep into the same output folder.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -29,17 +30,33 @@ __all__ = ["LIVE_STATES", "SubmitSummary", "query_jobs", "submit_sweep"]
 logger = logging.getLogger(__name__)
 
 # squeue's states of a job that has not ended (it may still run, or run again).
-LIVE_STATES = frozenset({
-    "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
-    "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"})
+LIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "COMPLETING",
+        "SUSPENDED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "RESV_DEL_HOLD",
+    }
+)
 
 
 def require_slurm() -> None:
     missing = [tool for tool in ("sbatch", "squeue", "scontrol", "srun") if shutil.which(tool) is None]
     if missing:
-        raise SweepError(f"Slurm's commands are not on PATH (missing: {', '.join(missing)}). Fix: "
-                         "run on a machine that submits to the cluster (a login node), or use "
-                         "--launcher local.")
+        raise SweepError(
+            f"Slurm's commands are not on PATH (missing: {', '.join(missing)}). Fix: "
+            "run on a machine that submits to the cluster (a login node), or use "
+            "--launcher local."
+        )
 
 
 def query_jobs(job_ids: Sequence[str]) -> Dict[str, Tuple[str, str]]:
@@ -49,12 +66,13 @@ def query_jobs(job_ids: Sequence[str]) -> Dict[str, Tuple[str, str]]:
     if not wanted:
         return {}
     require_slurm()
-    cmd = ["squeue", "--noheader", "--array", "--states=all", f"--user={getpass.getuser()}",
-           "--format=%i|%T|%r"]
+    cmd = ["squeue", "--noheader", "--array", "--states=all", f"--user={getpass.getuser()}", "--format=%i|%T|%r"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
-        raise SweepError(f"squeue failed: {proc.stderr.strip() or proc.returncode}. Fix: check that "
-                         "the Slurm controller is reachable (sinfo), then try again.")
+        raise SweepError(
+            f"squeue failed: {proc.stderr.strip() or proc.returncode}. Fix: check that "
+            "the Slurm controller is reachable (sinfo), then try again."
+        )
     found: Dict[str, Tuple[str, str]] = {}
     for line in proc.stdout.splitlines():
         parts = line.strip().split("|")
@@ -82,12 +100,13 @@ class SubmitSummary:
         self.kept_live: List[str] = []
 
     def __str__(self) -> str:
-        return (f"{len(self.submitted)} submitted, {len(self.skipped_done)} finished (skipped), "
-                f"{len(self.kept_live)} already queued or running (kept)")
+        return (
+            f"{len(self.submitted)} submitted, {len(self.skipped_done)} finished (skipped), "
+            f"{len(self.kept_live)} already queued or running (kept)"
+        )
 
 
-def submit_sweep(jobs: Sequence[Job], settings: Settings, options: SlurmOptions,
-                 state: SweepState) -> SubmitSummary:
+def submit_sweep(jobs: Sequence[Job], settings: Settings, options: SlurmOptions, state: SweepState) -> SubmitSummary:
     """Submit the jobs that are neither finished nor already queued; record them in ``state``."""
     require_slurm()
     folder = state.folder / "slurm"
@@ -101,35 +120,59 @@ def submit_sweep(jobs: Sequence[Job], settings: Settings, options: SlurmOptions,
         for job in group:
             if is_done(settings, job):
                 summary.skipped_done.append(job.key)
-                _record(state, job, settings, job_id=None, earlier=state.jobs.get(job.key),
-                        note="finished (DONE): not resubmitted")
+                _record(
+                    state,
+                    job,
+                    settings,
+                    job_id=None,
+                    earlier=state.jobs.get(job.key),
+                    note="finished (DONE): not resubmitted",
+                )
             elif job.key in live:
                 summary.kept_live.append(job.key)
                 ids[job.key] = live[job.key].job_id
-                _record(state, job, settings, job_id=None, earlier=live[job.key],
-                        note="already queued or running: not resubmitted")
+                _record(
+                    state,
+                    job,
+                    settings,
+                    job_id=None,
+                    earlier=live[job.key],
+                    note="already queued or running: not resubmitted",
+                )
             else:
                 todo.append(job)
         return todo
 
     trains = [j for j in jobs if j.kind == "train"]
-    new = _submit(executor, pending(trains), settings, options, state, f"vamp-{state.protocol}-train",
-                  dependency=None)
+    new = _submit(executor, pending(trains), settings, options, state, f"vamp-{state.protocol}-train", dependency=None)
     ids.update(new)
     summary.submitted += list(new)
     tests = [j for j in jobs if j.kind == "test"]  # in plan order: grouped by training job
     for after, group in groupby(tests, key=lambda j: j.after):
         dependency = f"afterok:{ids[after]}" if after in ids else None
-        new = _submit(executor, pending(list(group)), settings, options, state,
-                      f"vamp-{state.protocol}-test", dependency=dependency)
+        new = _submit(
+            executor,
+            pending(list(group)),
+            settings,
+            options,
+            state,
+            f"vamp-{state.protocol}-test",
+            dependency=dependency,
+        )
         summary.submitted += list(new)
     save_state(state)
     return summary
 
 
-def _submit(executor: submitit.SlurmExecutor, todo: Sequence[Job], settings: Settings,
-            options: SlurmOptions, state: SweepState, name: str,
-            dependency: Optional[str]) -> Dict[str, str]:
+def _submit(
+    executor: submitit.SlurmExecutor,
+    todo: Sequence[Job],
+    settings: Settings,
+    options: SlurmOptions,
+    state: SweepState,
+    name: str,
+    dependency: Optional[str],
+) -> Dict[str, str]:
     """Submit ``todo`` (an array when more than one); record and save each; return their ids."""
     if not todo:
         return {}
@@ -146,32 +189,59 @@ def _submit(executor: submitit.SlurmExecutor, todo: Sequence[Job], settings: Set
         if isinstance(detail, bytes):
             detail = detail.decode(errors="replace")
         save_state(state)
-        raise SweepError(f"sbatch refused the jobs: {str(detail).strip()}. Fix: check the Slurm "
-                         "options (--partition, --account, --qos, --gpus-per-job, or the "
-                         "--slurm-config file).") from None
+        raise SweepError(
+            f"sbatch refused the jobs: {str(detail).strip()}. Fix: check the Slurm "
+            "options (--partition, --account, --qos, --gpus-per-job, or the "
+            "--slurm-config file)."
+        ) from None
     new = {}
     for job, handle in zip(todo, handles):
-        _record(state, job, settings, job_id=handle.job_id, log=str(handle.paths.stdout),
-                depends_on=dependency.split(":", 1)[1] if dependency else None)
+        _record(
+            state,
+            job,
+            settings,
+            job_id=handle.job_id,
+            log=str(handle.paths.stdout),
+            depends_on=dependency.split(":", 1)[1] if dependency else None,
+        )
         new[job.key] = handle.job_id
-        logger.info("submitted %s as job %s%s", job.name, handle.job_id,
-                    f" (after {dependency.split(':', 1)[1]})" if dependency else "")
+        logger.info(
+            "submitted %s as job %s%s",
+            job.name,
+            handle.job_id,
+            f" (after {dependency.split(':', 1)[1]})" if dependency else "",
+        )
     save_state(state)
     return new
 
 
-def _record(state: SweepState, job: Job, settings: Settings, job_id: Optional[str],
-            log: Optional[str] = None, depends_on: Optional[str] = None,
-            earlier: Optional[JobRecord] = None, note: str = "") -> None:
+def _record(
+    state: SweepState,
+    job: Job,
+    settings: Settings,
+    job_id: Optional[str],
+    log: Optional[str] = None,
+    depends_on: Optional[str] = None,
+    earlier: Optional[JobRecord] = None,
+    note: str = "",
+) -> None:
     """Record a job: newly submitted (``job_id``), or not submitted (keeping ``earlier``'s id)."""
     command = command_line(job, settings)
     submitted = time.strftime("%Y-%m-%d %H:%M:%S")
     if job_id is None and earlier is not None:
-        job_id, log, depends_on, submitted = (earlier.job_id, earlier.log, earlier.depends_on,
-                                              earlier.submitted)
+        job_id, log, depends_on, submitted = (earlier.job_id, earlier.log, earlier.depends_on, earlier.submitted)
     elif job_id is None:
         submitted = None
     state.jobs[job.key] = JobRecord(
-        key=job.key, name=job.name, kind=job.kind, command=command, after=job.after,
-        launcher="slurm", job_id=job_id, log=log, depends_on=depends_on, submitted=submitted,
-        note=note)
+        key=job.key,
+        name=job.name,
+        kind=job.kind,
+        command=command,
+        after=job.after,
+        launcher="slurm",
+        job_id=job_id,
+        log=log,
+        depends_on=depends_on,
+        submitted=submitted,
+        note=note,
+    )

@@ -4,6 +4,7 @@
 submission or local job), and read by ``python -m vamp_prompt.sweep status``. Submitting the same
 sweep again updates the records of its jobs and keeps those of jobs it no longer names.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,8 @@ class JobRecord:
     log: Optional[str] = None
     depends_on: Optional[str] = None  # the Slurm job id it waited for
     submitted: Optional[str] = None
-    exit_code: Optional[int] = None   # local launcher
-    note: str = ""                    # e.g. "not run: its training job failed"
+    exit_code: Optional[int] = None  # local launcher
+    note: str = ""  # e.g. "not run: its training job failed"
 
 
 @dataclass
@@ -76,8 +77,9 @@ def load_state(path: Path) -> SweepState:
     except OSError as err:
         raise SweepError(f"Cannot read the sweep state {path}: {err.strerror}.") from None
     except (ValueError, TypeError, KeyError) as err:
-        raise SweepError(f"{path} is not a sweep state file ({err}). Fix: submit the sweep again; "
-                         "finished runs are skipped.") from None
+        raise SweepError(
+            f"{path} is not a sweep state file ({err}). Fix: submit the sweep again; finished runs are skipped."
+        ) from None
 
 
 def save_state(state: SweepState) -> Path:

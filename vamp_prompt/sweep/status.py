@@ -5,6 +5,7 @@ Sources, without Slurm accounting: the run folder's ``DONE`` marker (done, whate
 the local launcher the exit code it recorded. A failure comes with the log to read first: the
 job's own log, or, for an evaluation cancelled because its training failed, the training job's.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,8 @@ _QUEUED = {"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD"
 @dataclass
 class JobStatus:
     record: JobRecord
-    status: str             # one of STATUSES
-    detail: str = ""        # queue reason, or what went wrong
+    status: str  # one of STATUSES
+    detail: str = ""  # queue reason, or what went wrong
     log: Optional[str] = None
 
     @property
@@ -41,8 +42,11 @@ class JobStatus:
 def job_statuses(state: SweepState) -> List[JobStatus]:
     """The status of every job in ``state``, in its order."""
     output = Path(state.output)
-    ids = [r.job_id for r in state.jobs.values() if r.launcher == "slurm" and r.job_id
-           and not (output / r.key / DONE_MARKER).is_file()]
+    ids = [
+        r.job_id
+        for r in state.jobs.values()
+        if r.launcher == "slurm" and r.job_id and not (output / r.key / DONE_MARKER).is_file()
+    ]
     queue = query_jobs(ids) if ids else {}
     out = {}
     for record in state.jobs.values():
@@ -51,29 +55,34 @@ def job_statuses(state: SweepState) -> List[JobStatus]:
         elif record.launcher == "slurm" and record.job_id:
             status = _slurm_status(state, record, queue.get(record.job_id))
         elif record.exit_code:
-            status = JobStatus(record, "failed", f"exit code {record.exit_code}",
-                               str(output / record.key / "log.txt"))
+            status = JobStatus(record, "failed", f"exit code {record.exit_code}", str(output / record.key / "log.txt"))
         else:
             status = JobStatus(record, "not run", record.note)
         training = out.get(record.after)
-        if status.status == "failed" and training is not None and training.status == "failed" \
-                and not (record.log and Path(record.log).is_file()):
+        if (
+            status.status == "failed"
+            and training is not None
+            and training.status == "failed"
+            and not (record.log and Path(record.log).is_file())
+        ):
             # An evaluation that never started because its training failed: read that log.
             job = f" {training.record.job_id}" if training.record.job_id else ""
-            status = JobStatus(record, "failed", f"never ran: its training job{job} failed",
-                               training.log)
+            status = JobStatus(record, "failed", f"never ran: its training job{job} failed", training.log)
         out[record.key] = status
     return list(out.values())
 
 
-def _slurm_status(state: SweepState, record: JobRecord,
-                  queued: Optional[Tuple[str, str]]) -> JobStatus:
+def _slurm_status(state: SweepState, record: JobRecord, queued: Optional[Tuple[str, str]]) -> JobStatus:
     after = state.jobs.get(record.after) if record.after else None
     if queued is not None:
         slurm_state, reason = queued
         if reason == "DependencyNeverSatisfied":  # pending for ever, or cancelled for it
-            return JobStatus(record, "failed", f"never runs: its training job {record.depends_on} "
-                             "failed (scancel it if still pending)", after.log if after else None)
+            return JobStatus(
+                record,
+                "failed",
+                f"never runs: its training job {record.depends_on} failed (scancel it if still pending)",
+                after.log if after else None,
+            )
         if slurm_state in _QUEUED:
             return JobStatus(record, "queued", reason if reason != "None" else "")
         if slurm_state in LIVE_STATES:
@@ -115,8 +124,10 @@ def format_status(state: SweepState, statuses: List[JobStatus]) -> str:
     """A table of the jobs and a one-line count per status."""
     counts = Counter(s.status for s in statuses)
     summary = ", ".join(f"{counts[k]} {k}" for k in STATUSES if counts[k] or k != "not run")
-    lines = [f"Sweep '{state.name}' ({state.protocol}, {state.launcher}): {len(statuses)} jobs: "
-             f"{summary}", f"  state file: {state.path}"]
+    lines = [
+        f"Sweep '{state.name}' ({state.protocol}, {state.launcher}): {len(statuses)} jobs: {summary}",
+        f"  state file: {state.path}",
+    ]
     width = max((len(s.record.name) for s in statuses), default=10)
     for s in statuses:
         job = f"job {s.record.job_id}" if s.record.job_id else ""
